@@ -1,0 +1,121 @@
+// The module's exports (see wasm/ABI.md). Implementation lives in the files imported here.
+
+import { ERR_PROGRAM, STATUS_OK } from './abi';
+import {
+  loadProgram as activateProgram,
+  ruleHitsPtr as hitsPtr,
+  programBufferPtr,
+} from './program';
+import { HOST_OUT_CAPACITY, hostOutPtr as hostOutAddress } from './relabel';
+import { inputBufferPtr } from './remote-write';
+import {
+  errorLabelAddress,
+  errorLabelLength,
+  errorPreviousLabelAddress,
+  errorPreviousLabelLength,
+  errorSeriesIndex,
+} from './series-labels';
+
+export {
+  ACTION_DROP,
+  ACTION_DROPEQUAL,
+  ACTION_HASHMOD,
+  ACTION_KEEP,
+  ACTION_KEEPEQUAL,
+  ACTION_LABELDROP,
+  ACTION_LABELKEEP,
+  ACTION_LABELMAP,
+  ACTION_LOWERCASE,
+  ACTION_REPLACE,
+  ACTION_UPPERCASE,
+  ERR_HOST,
+  ERR_LABEL_DUPLICATE,
+  ERR_LABEL_NAME_EMPTY,
+  ERR_LABEL_NAME_INVALID,
+  ERR_LABELS_UNSORTED,
+  ERR_PROGRAM,
+  ERR_PROTOBUF,
+  ERR_SNAPPY,
+  ERR_TOO_LARGE,
+  ERR_TOO_MANY_LABELS,
+  FLAG_SNAPPY_IN,
+  FLAG_SNAPPY_OUT,
+  OP_HASHMOD,
+  OP_LABELMAP,
+  OP_LOWERCASE,
+  OP_MATCH,
+  OP_REPLACE,
+  OP_UPPERCASE,
+  PROGRAM_MAGIC,
+  RULE_FLAG_LITERAL,
+  STAT_BYTES_DECODED,
+  STAT_BYTES_ENCODED,
+  STAT_EXEMPLARS_IN,
+  STAT_EXEMPLARS_OUT,
+  STAT_HISTOGRAMS_IN,
+  STAT_HISTOGRAMS_OUT,
+  STAT_HOST_EVALS,
+  STAT_INTERN_RESETS,
+  STAT_METADATA_IN,
+  STAT_METADATA_OUT,
+  STAT_SAMPLES_IN,
+  STAT_SAMPLES_OUT,
+  STAT_SERIES_COLLISIONS,
+  STAT_SERIES_DROPPED,
+  STAT_SERIES_IN,
+  STAT_SERIES_OUT,
+  STATS_COUNT,
+  STATUS_OK,
+  STATUS_UNCHANGED,
+} from './abi';
+export { outputLen, outputPtr, processRemoteWrite, setLimits, statsPtr } from './remote-write';
+
+/** Grows the input buffer to at least `len` bytes; the host copies the request body there. */
+export function inputBuffer(len: u32): usize {
+  return inputBufferPtr(len);
+}
+
+/** Grows the program buffer to at least `len` bytes. */
+export function programBuffer(len: u32): usize {
+  return programBufferPtr(len);
+}
+
+/** Activates the program in the program buffer: STATUS_OK or ERR_PROGRAM. */
+export function loadProgram(len: u32): i32 {
+  return activateProgram(len) ? STATUS_OK : ERR_PROGRAM;
+}
+
+/** One u32 per rule: series the rule changed or dropped in the last call. */
+export function ruleHitsPtr(): usize {
+  return hitsPtr();
+}
+
+/** Series index of the last label error, or -1. */
+export function errorSeries(): i32 {
+  return errorSeriesIndex;
+}
+
+export function errorLabelPtr(): usize {
+  return errorLabelAddress;
+}
+
+export function errorLabelLen(): u32 {
+  return errorLabelLength;
+}
+
+/** For unsorted or duplicate labels: the name before the offending one. */
+export function errorPreviousLabelPtr(): usize {
+  return errorPreviousLabelAddress;
+}
+
+export function errorPreviousLabelLen(): u32 {
+  return errorPreviousLabelLength;
+}
+
+export function hostOutPtr(): usize {
+  return hostOutAddress();
+}
+
+export function hostOutCapacity(): u32 {
+  return HOST_OUT_CAPACITY;
+}

@@ -1,0 +1,170 @@
+// Outcomes of relabeling keyed by the raw bytes of a series' label fields. Senders repeat
+// the same series every scrape interval, so most series of a request were seen before: a
+// hit skips validation (the bytes were validated when they were stored), interning and
+// every rule, and costs one hash and one compare of the label bytes.
+// Entries hold intern ids, so the cache is reset whenever the intern table is, and when a
+// program or the limits change. It also resets itself (alone) past its own byte bound.
+
+import { newRegion } from './buffers';
+import { bytesEqual, hashBytes } from './hash';
+
+/** Arena bytes kept before the cache empties itself at the next request. */
+const MAX_ARENA_BYTES: usize = 64 << 20;
+const INITIAL_SLOTS: u32 = 1 << 12;
+/** Bytes per slot: generation, hash, entry offset in the arena (u32 each). */
+const SLOT_BYTES: usize = 12;
+
+// Entry layout in the arena (u32 fields, then the key bytes padded to 4, then pairs, then
+// the indexes of the rules that hit).
+const ENTRY_KEY_LEN: usize = 0;
+const ENTRY_OUTCOME: usize = 4;
+const ENTRY_PAIR_COUNT: usize = 8;
+const ENTRY_HIT_COUNT: usize = 12;
+const ENTRY_HEADER_BYTES: usize = 16;
+
+const arena = newRegion();
+// Reserved at the bound up front (entries never grow it past the bound); untouched pages of
+// linear memory cost nothing.
+arena.ensure(MAX_ARENA_BYTES, 0);
+let table = newRegion();
+let spare = newRegion();
+let arenaUsed: usize = 0;
+let mask: u32 = 0;
+let generation: u32 = 1;
+let members: u32 = 0;
+/** Set when an entry did not fit: the cache empties itself before the next request. */
+let full = false;
+
+/** Fields of the entry found by the last successful {@link seriesCacheLookup}. */
+export let cachedOutcome: u32 = 0;
+export let cachedPairCount: u32 = 0;
+export let cachedHitCount: u32 = 0;
+let cachedEntry: usize = 0;
+
+/** Address of the cached pairs (valid until the next store). */
+export function cachedPairsPtr(): usize {
+  return (
+    arena.ptr + cachedEntry + ENTRY_HEADER_BYTES + paddedKey(load<u32>(arena.ptr + cachedEntry))
+  );
+}
+
+/** Address of the cached rule indexes (valid until the next store). */
+export function cachedHitsPtr(): usize {
+  return cachedPairsPtr() + ((<usize>cachedPairCount) << 3);
+}
+
+function paddedKey(keyLen: u32): usize {
+  return (<usize>keyLen + 3) & ~(<usize>3);
+}
+
+/** Empties the cache. */
+export function seriesCacheReset(): void {
+  if (mask === 0) {
+    let bytes = <usize>INITIAL_SLOTS * SLOT_BYTES;
+    memory.fill(table.ensure(bytes, 0), 0, bytes);
+    mask = INITIAL_SLOTS - 1;
+  }
+  generation++;
+  if (generation === 0) {
+    memory.fill(table.ptr, 0, <usize>(mask + 1) * SLOT_BYTES);
+    generation = 1;
+  }
+  members = 0;
+  arenaUsed = 0;
+  full = false;
+}
+
+/** True when the cache has passed its byte bound. */
+export function seriesCacheOverBound(): bool {
+  return full;
+}
+
+/** Looks up the label bytes [key, key + keyLen); on a hit sets the cached* fields. */
+export function seriesCacheLookup(key: usize, keyLen: u32, hash: u32): bool {
+  let i = hash & mask;
+  while (true) {
+    let slot = table.ptr + <usize>i * SLOT_BYTES;
+    if (load<u32>(slot) !== generation) return false;
+    if (load<u32>(slot, 4) === hash) {
+      let entry = <usize>load<u32>(slot, 8);
+      let base = arena.ptr + entry;
+      if (
+        load<u32>(base, ENTRY_KEY_LEN) === keyLen &&
+        bytesEqual(base + ENTRY_HEADER_BYTES, key, keyLen)
+      ) {
+        cachedEntry = entry;
+        cachedOutcome = load<u32>(base, ENTRY_OUTCOME);
+        cachedPairCount = load<u32>(base, ENTRY_PAIR_COUNT);
+        cachedHitCount = load<u32>(base, ENTRY_HIT_COUNT);
+        return true;
+      }
+    }
+    i = (i + 1) & mask;
+  }
+}
+
+/** Hash of label bytes, for {@link seriesCacheLookup} and {@link seriesCacheStore}. */
+export function seriesKeyHash(key: usize, keyLen: u32): u32 {
+  return hashBytes(key, keyLen);
+}
+
+function place(base: usize, hash: u32, entry: u32): void {
+  let i = hash & mask;
+  while (load<u32>(base + <usize>i * SLOT_BYTES) === generation) i = (i + 1) & mask;
+  let slot = base + <usize>i * SLOT_BYTES;
+  store<u32>(slot, generation);
+  store<u32>(slot, hash, 4);
+  store<u32>(slot, entry, 8);
+}
+
+function grow(): void {
+  let oldMask = mask;
+  let oldBase = table.ptr;
+  let newCount = (oldMask + 1) << 1;
+  let bytes = <usize>newCount * SLOT_BYTES;
+  let newBase = spare.ensure(bytes, 0);
+  memory.fill(newBase, 0, bytes);
+  mask = newCount - 1;
+  for (let i: u32 = 0; i <= oldMask; i++) {
+    let slot = oldBase + <usize>i * SLOT_BYTES;
+    if (load<u32>(slot) === generation) place(newBase, load<u32>(slot, 4), load<u32>(slot, 8));
+  }
+  let swap = table;
+  table = spare;
+  spare = swap;
+}
+
+/** Stores the outcome of a series (the caller checked it is not cached yet). */
+export function seriesCacheStore(
+  key: usize,
+  keyLen: u32,
+  hash: u32,
+  outcome: u32,
+  pairs: usize,
+  pairCount: u32,
+  hits: usize,
+  hitCount: u32,
+): void {
+  let pairBytes = (<usize>pairCount) << 3;
+  let hitBytes = (<usize>hitCount) << 2;
+  let size = ENTRY_HEADER_BYTES + paddedKey(keyLen) + pairBytes + hitBytes;
+  if (arenaUsed + size > MAX_ARENA_BYTES) {
+    full = true;
+    return;
+  }
+  let entry = arenaUsed;
+  let base = arena.ensure(entry + size, entry) + entry;
+  store<u32>(base, keyLen, ENTRY_KEY_LEN);
+  store<u32>(base, outcome, ENTRY_OUTCOME);
+  store<u32>(base, pairCount, ENTRY_PAIR_COUNT);
+  store<u32>(base, hitCount, ENTRY_HIT_COUNT);
+  let p = base + ENTRY_HEADER_BYTES;
+  memory.copy(p, key, keyLen);
+  p += paddedKey(keyLen);
+  memory.copy(p, pairs, pairBytes);
+  memory.copy(p + pairBytes, hits, hitBytes);
+  arenaUsed = entry + size;
+  if ((members + 1) * 2 > mask + 1) grow();
+  place(table.ptr, hash, <u32>entry);
+  members++;
+}
