@@ -1,0 +1,146 @@
+import { Pool } from 'undici';
+import { IngestError } from './ingest-error.js';
+
+/** How much of an upstream's error body is quoted back to the sender, in bytes. */
+export const UPSTREAM_REASON_MAX_BYTES = 512;
+
+/** Options of {@link Forwarder}. */
+export interface ForwarderOptions {
+  /** The remote-write endpoint; user and password in it become basic auth. */
+  readonly upstreamUrl: URL;
+  /** Whole-request budget, from sending to the end of the response body, in ms. */
+  readonly timeoutMs: number;
+  /** Keep-alive connections kept open to the upstream. */
+  readonly connections: number;
+  /** `User-Agent` sent upstream, `phoenix/<version>`. */
+  readonly userAgent: string;
+  /**
+   * Told about every upstream attempt: the status code as text, or `network` / `timeout`,
+   * and how long it took in seconds.
+   */
+  readonly onAttempt?: (outcome: string, durationSeconds: number) => void;
+}
+
+/**
+ * Sends remote-write payloads to one upstream over a keep-alive connection pool and turns
+ * its answer into what the original sender must hear: success, or an {@link IngestError}
+ * whose status tells the sender whether to retry.
+ */
+export class Forwarder {
+  readonly #pool: Pool;
+  readonly #path: string;
+  readonly #headers: Record<string, string>;
+  readonly #options: ForwarderOptions;
+
+  constructor(options: ForwarderOptions) {
+    this.#options = options;
+    const url = options.upstreamUrl;
+    this.#pool = new Pool(url.origin, {
+      connections: options.connections,
+      keepAliveTimeout: 60_000,
+      // The overall deadline is enforced with an abort signal; these only keep undici's
+      // own shorter defaults from firing first.
+      headersTimeout: options.timeoutMs,
+      bodyTimeout: options.timeoutMs,
+    });
+    this.#path = `${url.pathname}${url.search}`;
+    this.#headers = {
+      'content-type': 'application/x-protobuf',
+      'content-encoding': 'snappy',
+      'x-prometheus-remote-write-version': '0.1.0',
+      'user-agent': options.userAgent,
+    };
+    if (url.username !== '' || url.password !== '') {
+      const credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+      this.#headers['authorization'] = `Basic ${Buffer.from(credentials).toString('base64')}`;
+    }
+  }
+
+  /**
+   * POSTs one snappy-compressed WriteRequest. Resolves when the upstream answered 2xx;
+   * rejects with an {@link IngestError} otherwise.
+   */
+  async send(payload: Uint8Array): Promise<void> {
+    const startedAt = performance.now();
+    const signal = AbortSignal.timeout(this.#options.timeoutMs);
+    let outcome = 'network';
+    try {
+      const response = await this.#pool.request({
+        method: 'POST',
+        path: this.#path,
+        headers: { ...this.#headers, 'content-length': String(payload.byteLength) },
+        body: payload,
+        signal,
+      });
+      outcome = String(response.statusCode);
+      const status = response.statusCode;
+      if (status >= 200 && status < 300) {
+        await response.body.dump();
+        return;
+      }
+      const reason = await readReason(response.body);
+      if (status === 429) {
+        const retryAfter = response.headers['retry-after'];
+        throw new IngestError(
+          'upstream_rate_limited',
+          `upstream rate-limited the request: ${reason}`,
+          Array.isArray(retryAfter) ? retryAfter[0] : retryAfter,
+        );
+      }
+      if (status >= 400 && status < 500) {
+        throw new IngestError(
+          'upstream_rejected',
+          `upstream rejected the request (${status}): ${reason}`,
+        );
+      }
+      throw new IngestError('upstream_server_error', `upstream answered ${status}: ${reason}`);
+    } catch (error) {
+      if (error instanceof IngestError) throw error;
+      if (signal.aborted) {
+        outcome = 'timeout';
+        throw new IngestError(
+          'upstream_timeout',
+          `upstream did not answer within ${this.#options.timeoutMs} ms`,
+        );
+      }
+      const message = error instanceof Error ? describeNetworkError(error) : String(error);
+      throw new IngestError('upstream_unreachable', `upstream unreachable: ${message}`);
+    } finally {
+      this.#options.onAttempt?.(outcome, (performance.now() - startedAt) / 1000);
+    }
+  }
+
+  /** Closes the keep-alive connections once their requests have finished. */
+  async close(): Promise<void> {
+    await this.#pool.close();
+  }
+}
+
+/**
+ * Reads the start of an error body as text. The rest is read and discarded so the
+ * connection can be reused, up to a bound past which the connection is dropped instead.
+ */
+async function readReason(body: AsyncIterable<Uint8Array>): Promise<string> {
+  const discardLimitBytes = 64 * 1024;
+  const chunks: Uint8Array[] = [];
+  let keptBytes = 0;
+  let seenBytes = 0;
+  for await (const chunk of body) {
+    if (keptBytes < UPSTREAM_REASON_MAX_BYTES) {
+      const kept = chunk.subarray(0, UPSTREAM_REASON_MAX_BYTES - keptBytes);
+      chunks.push(kept);
+      keptBytes += kept.byteLength;
+    }
+    seenBytes += chunk.byteLength;
+    if (seenBytes > discardLimitBytes) break;
+  }
+  const text = new TextDecoder().decode(Buffer.concat(chunks)).trim();
+  return text === '' ? '(empty body)' : text;
+}
+
+/** Node's connection errors carry the useful part (`ECONNREFUSED 127.0.0.1:9`) in `code`. */
+function describeNetworkError(error: Error): string {
+  const code = (error as { code?: unknown }).code;
+  const cause = error.cause instanceof Error ? `: ${error.cause.message}` : '';
+  return typeof code === 'string' ? `${code} ${error.message}${cause}` : `${error.message}${cause}`;
+}

@@ -1,0 +1,138 @@
+import { availableParallelism } from 'node:os';
+import type { PipelineConfig } from '../pipeline/config.js';
+
+/**
+ * Everything `startProxy` needs, fully resolved: every field has a value and every value
+ * has been range-checked. Build one with {@link resolveProxyOptions}.
+ */
+export interface ProxyOptions {
+  /** Address the ingest server binds to. Default `127.0.0.1`. */
+  readonly listenHost: string;
+  /** TCP port of the ingest server; `0` lets the kernel pick one. Default `9091`. */
+  readonly listenPort: number;
+  /** The remote-write endpoint every accepted request is forwarded to (http or https). */
+  readonly upstreamUrl: URL;
+  /**
+   * The pipeline the workers run, as parsed from `phoenix.yaml`. `undefined` runs the empty
+   * pipeline: requests are validated and forwarded byte for byte.
+   */
+  readonly pipeline: PipelineConfig | undefined;
+  /** Worker threads, each with its own WebAssembly instance. Default: available cores. */
+  readonly workers: number;
+  /**
+   * Largest request body accepted, in bytes, as received (snappy-compressed). Larger
+   * requests get 413 before their body is read. Default 32 MiB, at most 1 GiB.
+   */
+  readonly maxRequestBytes: number;
+  /**
+   * Largest decompressed protobuf a worker accepts, in bytes; bounds the memory a small
+   * body with a huge snappy length header can claim. Default 256 MiB, at most 1 GiB.
+   */
+  readonly maxDecompressedBytes: number;
+  /** Most labels one series may have; more is a 400. Default 512. */
+  readonly maxLabelsPerSeries: number;
+  /**
+   * Time allowed for one upstream request, from sending to the end of the response, in
+   * milliseconds. A timeout answers the sender 503 so it retries. Default 30 000 ms.
+   */
+  readonly upstreamTimeoutMs: number;
+  /** Keep-alive connections kept open to the upstream. Default 16. */
+  readonly upstreamConnections: number;
+  /**
+   * How long a graceful shutdown waits for in-flight requests before it gives up on them,
+   * in milliseconds. Default 60 000 ms: longer than the upstream timeout, so a request
+   * waiting on a slow upstream is answered rather than cut off.
+   */
+  readonly shutdownTimeoutMs: number;
+}
+
+/** What a caller may pass to {@link resolveProxyOptions}: only the upstream is required. */
+export type ProxyOptionsInput = { readonly upstreamUrl: URL | string } & {
+  readonly [K in Exclude<keyof ProxyOptions, 'upstreamUrl'>]?: ProxyOptions[K] | undefined;
+};
+
+const MIB = 1024 * 1024;
+const MAX_DECOMPRESSED_BYTES_LIMIT = 1024 * MIB;
+
+/** Defaults of {@link ProxyOptions}, also shown by `phoenix proxy --help`. */
+export const PROXY_DEFAULTS = {
+  listenHost: '127.0.0.1',
+  listenPort: 9091,
+  maxRequestBytes: 32 * MIB,
+  maxDecompressedBytes: 256 * MIB,
+  maxLabelsPerSeries: 512,
+  upstreamTimeoutMs: 30_000,
+  upstreamConnections: 16,
+  shutdownTimeoutMs: 60_000,
+} as const;
+
+/** Thrown by {@link resolveProxyOptions} for a value out of range; the message names it. */
+export class ProxyOptionsError extends Error {
+  override readonly name = 'ProxyOptionsError';
+}
+
+/**
+ * Applies defaults and checks ranges, so the rest of the server can trust every field.
+ * Messages read like `maxRequestBytes 0 must be >= 1`.
+ */
+export function resolveProxyOptions(input: ProxyOptionsInput): ProxyOptions {
+  const workers = input.workers ?? availableParallelism();
+  const options: ProxyOptions = {
+    listenHost: input.listenHost ?? PROXY_DEFAULTS.listenHost,
+    listenPort: input.listenPort ?? PROXY_DEFAULTS.listenPort,
+    upstreamUrl: resolveUpstreamUrl(input.upstreamUrl),
+    pipeline: input.pipeline,
+    workers,
+    maxRequestBytes: input.maxRequestBytes ?? PROXY_DEFAULTS.maxRequestBytes,
+    maxDecompressedBytes: input.maxDecompressedBytes ?? PROXY_DEFAULTS.maxDecompressedBytes,
+    maxLabelsPerSeries: input.maxLabelsPerSeries ?? PROXY_DEFAULTS.maxLabelsPerSeries,
+    upstreamTimeoutMs: input.upstreamTimeoutMs ?? PROXY_DEFAULTS.upstreamTimeoutMs,
+    upstreamConnections: input.upstreamConnections ?? PROXY_DEFAULTS.upstreamConnections,
+    shutdownTimeoutMs: input.shutdownTimeoutMs ?? PROXY_DEFAULTS.shutdownTimeoutMs,
+  };
+  if (options.listenHost === '') {
+    throw new ProxyOptionsError('listenHost must not be empty');
+  }
+  checkInteger('listenPort', options.listenPort, 0, 65_535);
+  checkInteger('workers', options.workers, 1, 1024);
+  // The WebAssembly module addresses its buffers with u32 lengths and its memory tops out
+  // at 4 GiB, so a decompressed body is bounded well below that.
+  const maxU32 = 0xffff_ffff;
+  checkInteger('maxRequestBytes', options.maxRequestBytes, 1, MAX_DECOMPRESSED_BYTES_LIMIT);
+  checkInteger(
+    'maxDecompressedBytes',
+    options.maxDecompressedBytes,
+    1,
+    MAX_DECOMPRESSED_BYTES_LIMIT,
+  );
+  checkInteger('maxLabelsPerSeries', options.maxLabelsPerSeries, 1, maxU32);
+  checkInteger('upstreamTimeoutMs', options.upstreamTimeoutMs, 1, 24 * 3600 * 1000);
+  checkInteger('upstreamConnections', options.upstreamConnections, 1, 10_000);
+  checkInteger('shutdownTimeoutMs', options.shutdownTimeoutMs, 0, 24 * 3600 * 1000);
+  return options;
+}
+
+function resolveUpstreamUrl(value: URL | string): URL {
+  let url: URL;
+  try {
+    url = typeof value === 'string' ? new URL(value) : value;
+  } catch {
+    throw new ProxyOptionsError(`upstreamUrl ${JSON.stringify(value)} is not a valid URL`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ProxyOptionsError(`upstreamUrl ${url.href} must use http: or https:`);
+  }
+  return url;
+}
+
+function checkInteger(name: string, value: number, min: number, max: number): void {
+  if (!Number.isInteger(value)) {
+    throw new ProxyOptionsError(`${name} ${value} must be an integer`);
+  }
+  if (value < min) {
+    throw new ProxyOptionsError(`${name} ${value} must be >= ${min}`);
+  }
+  if (value > max) {
+    throw new ProxyOptionsError(`${name} ${value} must be <= ${max}`);
+  }
+}
