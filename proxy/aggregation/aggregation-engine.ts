@@ -1,0 +1,260 @@
+/**
+ * The host side of the module's stream-aggregation exports (wasm/ABI.md, "Stream
+ * aggregation"): one instance that holds the aggregation state of the whole proxy, fed
+ * with the relabeled requests, flushed per rule, snapshotted and restored.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { AggregationRule } from '../pipeline/aggregation-config.js';
+import * as abi from '../pipeline/wasm-abi.js';
+
+import { decodeSeriesLabels, writeClassification } from './classify.js';
+
+/** Counters of the aggregation state; totals since the engine was configured. */
+export interface AggregationStats {
+  /** Samples that went into the state. */
+  samples: number;
+  /** Samples older than the window before the open one: counted and dropped. */
+  late: number;
+  /** Samples not newer than the last accepted one of their series: counted and dropped. */
+  duplicate: number;
+  /** NaN samples (other than stale markers): counted and dropped. */
+  nan: number;
+  /** Prometheus stale markers: counted and ignored. */
+  staleMarkers: number;
+  /** (input series, rule) pairs tracked now. */
+  seriesTracked: number;
+  /** Output groups alive now. */
+  groups: number;
+  /** Bytes of the state tables, slab and label arena. */
+  stateBytes: number;
+  /** Input series forgotten after their staleness interval. */
+  seriesExpired: number;
+  /** Input series classified by the host (first sight, or after expiry). */
+  classifyCalls: number;
+}
+
+interface WasmModule {
+  readonly __brand: 'WebAssembly.Module';
+}
+interface WasmApi {
+  compile(bytes: Uint8Array): Promise<WasmModule>;
+  Instance: new (module: WasmModule, imports: object) => { readonly exports: object };
+}
+const wasmApi = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+
+interface AggregationExports {
+  memory: { readonly buffer: ArrayBuffer };
+  inputBuffer(len: number): number;
+  hostOutPtr(): number;
+  hostOutCapacity(): number;
+  aggregateConfigure(count: number): number;
+  aggregateSetRule(
+    rule: number,
+    intervalMs: number,
+    stalenessWindows: number,
+    outputs: number,
+    windowStartMs: number,
+  ): number;
+  aggregateRemoteWrite(len: number, flags: number, maxDecompressedBytes: number): number;
+  aggregateFlush(rule: number, nowMs: number, flags: number): number;
+  aggregateOutputPtr(): number;
+  aggregateOutputLen(): number;
+  aggregateStatsPtr(): number;
+  aggregateWindowStart(rule: number): number;
+  aggregateSnapshot(): number;
+  aggregateSnapshotPtr(): number;
+  aggregateRestore(len: number): number;
+}
+
+/** Options of {@link AggregationEngine.load}. */
+export interface AggregationEngineOptions {
+  readonly rules: readonly AggregationRule[];
+  /** Start of the first window of every rule, ms since the epoch. */
+  readonly windowStartMs: number;
+  /** Path of the compiled module; default `dist/wasm/phoenix.wasm` of this checkout. */
+  readonly wasmPath?: string;
+  /** Largest decompressed request accepted, bytes. Default 256 MiB. */
+  readonly maxDecompressedBytes?: number;
+}
+
+function defaultWasmPath(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const twoUp = path.resolve(here, '..', '..');
+  const distDir = path.basename(twoUp) === 'dist' ? twoUp : path.join(twoUp, 'dist');
+  return path.join(distDir, 'wasm', 'phoenix.wasm');
+}
+
+const OUTPUT_KIND_BITS: Record<string, number> = {};
+[
+  'total',
+  'total_prometheus',
+  'increase',
+  'increase_prometheus',
+  'sum_samples',
+  'count_samples',
+  'count_series',
+  'last',
+  'min',
+  'max',
+  'avg',
+  'rate_sum',
+  'rate_avg',
+  'histogram_bucket',
+].forEach((name, kind) => {
+  OUTPUT_KIND_BITS[name] = 1 << kind;
+});
+
+/** The output mask of a rule (bit `1 << kind` per output). */
+export function outputMask(rule: AggregationRule): number {
+  return rule.outputs.reduce((mask, output) => mask | (OUTPUT_KIND_BITS[output] ?? 0), 0);
+}
+
+/** Aggregation state in one WebAssembly instance. Not thread-safe: one owner. */
+export class AggregationEngine {
+  readonly rules: readonly AggregationRule[];
+  readonly #exports: AggregationExports;
+  readonly #maxDecompressedBytes: number;
+  #hostFailure: unknown;
+
+  private constructor(module: WasmModule, options: AggregationEngineOptions) {
+    this.rules = options.rules;
+    this.#maxDecompressedBytes = options.maxDecompressedBytes ?? 256 * 1024 * 1024;
+    const imports = {
+      env: {
+        abort: (_message: number, _file: number, line: number, column: number): never => {
+          throw new Error(`WebAssembly module aborted at ${line}:${column}`);
+        },
+      },
+      host: {
+        evaluate: (op: number, _rule: number, ptr: number, len: number): number =>
+          this.#evaluate(op, ptr, len),
+      },
+    };
+    const instance = new wasmApi.Instance(module, imports);
+    this.#exports = instance.exports as unknown as AggregationExports;
+    if (this.#exports.aggregateConfigure(options.rules.length) !== abi.STATUS_OK) {
+      throw new RangeError(`at most 64 aggregation rules, got ${options.rules.length}`);
+    }
+    options.rules.forEach((rule, index) => {
+      const stalenessWindows = Math.ceil(rule.stalenessIntervalMs / rule.intervalMs);
+      this.#exports.aggregateSetRule(
+        index,
+        rule.intervalMs,
+        stalenessWindows,
+        outputMask(rule),
+        options.windowStartMs,
+      );
+    });
+  }
+
+  static async load(options: AggregationEngineOptions): Promise<AggregationEngine> {
+    const bytes = await readFile(options.wasmPath ?? defaultWasmPath());
+    const module = await wasmApi.compile(bytes);
+    return new AggregationEngine(module, options);
+  }
+
+  #evaluate(op: number, ptr: number, len: number): number {
+    if (op !== abi.OP_CLASSIFY) {
+      this.#hostFailure = new Error(`unexpected host operation ${op} during aggregation`);
+      return -2;
+    }
+    try {
+      const buffer = this.#exports.memory.buffer;
+      const labels = decodeSeriesLabels(new Uint8Array(buffer, ptr, len));
+      const out = new Uint8Array(
+        buffer,
+        this.#exports.hostOutPtr(),
+        this.#exports.hostOutCapacity(),
+      );
+      return writeClassification(this.rules, labels, out);
+    } catch (error) {
+      this.#hostFailure = error;
+      return -2;
+    }
+  }
+
+  #copyIn(bytes: Uint8Array): void {
+    const ptr = this.#exports.inputBuffer(bytes.length);
+    new Uint8Array(this.#exports.memory.buffer, ptr, bytes.length).set(bytes);
+  }
+
+  /**
+   * Feeds one remote-write request (snappy-compressed unless `compressed` is false) to
+   * the state. Throws on a malformed body; the state keeps what came before it.
+   */
+  ingest(body: Uint8Array, compressed = true): void {
+    this.#copyIn(body);
+    const flags = compressed ? abi.FLAG_SNAPPY_IN : 0;
+    const status = this.#exports.aggregateRemoteWrite(
+      body.length,
+      flags,
+      this.#maxDecompressedBytes,
+    );
+    if (status < 0) {
+      const cause = this.#hostFailure;
+      this.#hostFailure = undefined;
+      const reason = cause instanceof Error ? `: ${cause.message}` : '';
+      throw new Error(`aggregation refused the request (status ${status})${reason}`, { cause });
+    }
+  }
+
+  /**
+   * Closes the open window of rule `rule` at `nowMs` and returns the WriteRequest of its
+   * outputs (snappy-compressed unless `compress` is false; empty when nothing to write).
+   */
+  flush(rule: number, nowMs: number, compress = true): Uint8Array {
+    const status = this.#exports.aggregateFlush(rule, nowMs, compress ? abi.FLAG_SNAPPY_OUT : 0);
+    if (status < 0) throw new Error(`aggregation flush of rule ${rule} failed (status ${status})`);
+    const len = this.#exports.aggregateOutputLen();
+    if (len === 0) return new Uint8Array(0);
+    return new Uint8Array(
+      this.#exports.memory.buffer,
+      this.#exports.aggregateOutputPtr(),
+      len,
+    ).slice();
+  }
+
+  /** Start of the open window of `rule`, ms since the epoch. */
+  windowStartMs(rule: number): number {
+    return this.#exports.aggregateWindowStart(rule);
+  }
+
+  stats(): AggregationStats {
+    const slots = new Float64Array(
+      this.#exports.memory.buffer,
+      this.#exports.aggregateStatsPtr(),
+      abi.AGG_STATS_COUNT,
+    );
+    const at = (slot: number): number => slots[slot] ?? 0;
+    return {
+      samples: at(abi.AGG_STAT_SAMPLES),
+      late: at(abi.AGG_STAT_LATE),
+      duplicate: at(abi.AGG_STAT_DUPLICATE),
+      nan: at(abi.AGG_STAT_NAN),
+      staleMarkers: at(abi.AGG_STAT_STALE_MARKERS),
+      seriesTracked: at(abi.AGG_STAT_SERIES_TRACKED),
+      groups: at(abi.AGG_STAT_GROUPS),
+      stateBytes: at(abi.AGG_STAT_STATE_BYTES),
+      seriesExpired: at(abi.AGG_STAT_SERIES_EXPIRED),
+      classifyCalls: at(abi.AGG_STAT_CLASSIFY_CALLS),
+    };
+  }
+
+  /** The whole state as bytes (format private to the module; see aggregate-snapshot.ts). */
+  snapshot(): Uint8Array {
+    const len = this.#exports.aggregateSnapshot();
+    return new Uint8Array(
+      this.#exports.memory.buffer,
+      this.#exports.aggregateSnapshotPtr(),
+      len,
+    ).slice();
+  }
+
+  /** Replaces the state with a snapshot of the same rules. False when the bytes do not fit. */
+  restore(bytes: Uint8Array): boolean {
+    this.#copyIn(bytes);
+    return this.#exports.aggregateRestore(bytes.length) === abi.STATUS_OK;
+  }
+}

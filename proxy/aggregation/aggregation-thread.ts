@@ -1,0 +1,100 @@
+/**
+ * The ingest thread's handle on the aggregation thread: starts it, passes it a copy of
+ * every accepted request's output, and forwards what it flushes.
+ */
+import { Worker } from 'node:worker_threads';
+import type { AggregationRule } from '../pipeline/aggregation-config.js';
+import type { AggregationStats } from './aggregation-engine.js';
+import type { AggregatorSetup, FromAggregator, ToAggregator } from './aggregator-protocol.js';
+
+export interface AggregationThreadOptions {
+  readonly rules: readonly AggregationRule[];
+  readonly dataDir: string | undefined;
+  /** Default 30 000 ms. */
+  readonly snapshotIntervalMs?: number;
+  readonly maxDecompressedBytes: number;
+  /** Called with each flush's snappy remote-write 1.0 request. */
+  readonly onOutput: (payload: Uint8Array) => void;
+  readonly onEvent: (level: 'info' | 'warn' | 'error', event: string, fields: object) => void;
+  /** Receives the state's counters every few seconds. */
+  readonly onStats?: (stats: AggregationStats, refusedRequests: number) => void;
+}
+
+export interface AggregationThread {
+  /** Aggregates a copy of `payload` (the caller keeps the original). */
+  ingest(payload: Uint8Array): void;
+  /** Final flush and snapshot, then the thread ends. Safe to call more than once. */
+  close(): Promise<void>;
+}
+
+/** Starts the thread; resolves once its state is loaded (and restored). */
+export async function startAggregationThread(
+  options: AggregationThreadOptions,
+): Promise<AggregationThread> {
+  const setup: AggregatorSetup = {
+    rules: options.rules,
+    dataDir: options.dataDir,
+    snapshotIntervalMs: options.snapshotIntervalMs ?? 30_000,
+    maxDecompressedBytes: options.maxDecompressedBytes,
+  };
+  const worker = new Worker(new URL(threadFileUrl()), { workerData: setup });
+  let closed: Promise<void> | undefined;
+  let resolveClosed: (() => void) | undefined;
+  await new Promise<void>((resolve, reject) => {
+    worker.on('message', (message: FromAggregator) => {
+      switch (message.kind) {
+        case 'ready':
+          resolve();
+          break;
+        case 'failed':
+          reject(new Error(`aggregation failed to start: ${message.message}`));
+          break;
+        case 'output':
+          options.onOutput(message.payload);
+          break;
+        case 'event':
+          options.onEvent(message.level, message.event, message.fields);
+          break;
+        case 'stats':
+          options.onStats?.(message.stats, message.refusedRequests);
+          break;
+        case 'closed':
+          resolveClosed?.();
+          break;
+      }
+    });
+    worker.on('error', (error) => {
+      options.onEvent('error', 'aggregation_thread_error', { message: error.message });
+      reject(error);
+      resolveClosed?.();
+    });
+    worker.on('exit', () => resolveClosed?.());
+  });
+  const send = (message: ToAggregator, transfer: ArrayBuffer[] = []): void => {
+    worker.postMessage(message, transfer);
+  };
+  return {
+    ingest(payload) {
+      const copy = payload.slice();
+      send({ kind: 'ingest', body: copy }, [copy.buffer]);
+    },
+    close() {
+      closed ??= (async () => {
+        await new Promise<void>((resolve) => {
+          resolveClosed = resolve;
+          send({ kind: 'close' });
+        });
+        await worker.terminate();
+      })();
+      return closed;
+    },
+  };
+}
+
+/** The thread entry; compiled JavaScript from `dist/` when running from the sources. */
+function threadFileUrl(): string {
+  const here = import.meta.url;
+  return here.endsWith('.ts')
+    ? new URL('../../dist/proxy/aggregation/aggregator-thread.js', here).href
+    : new URL('./aggregator-thread.js', here).href;
+}

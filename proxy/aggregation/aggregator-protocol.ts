@@ -1,0 +1,39 @@
+/**
+ * Messages between the ingest thread and the aggregation thread, side by side. Byte
+ * buffers are transferred, never copied.
+ */
+import type { AggregationRule } from '../pipeline/aggregation-config.js';
+import type { AggregationStats } from './aggregation-engine.js';
+
+/** Given to the aggregation thread once, as `workerData`. */
+export interface AggregatorSetup {
+  readonly rules: readonly AggregationRule[];
+  readonly dataDir: string | undefined;
+  readonly snapshotIntervalMs: number;
+  readonly maxDecompressedBytes: number;
+}
+
+export type ToAggregator =
+  /** A relabeled request (snappy remote-write 1.0) to aggregate. */
+  | { readonly kind: 'ingest'; readonly body: Uint8Array }
+  /** Flush (rules with flush_on_shutdown), snapshot, then answer `closed`. */
+  | { readonly kind: 'close' };
+
+export type FromAggregator =
+  | { readonly kind: 'ready' }
+  | { readonly kind: 'failed'; readonly message: string }
+  /** One flush's output, to forward like any other request. */
+  | { readonly kind: 'output'; readonly payload: Uint8Array }
+  | {
+      readonly kind: 'event';
+      readonly level: 'info' | 'warn' | 'error';
+      readonly event: string;
+      readonly fields: object;
+    }
+  /** The state's counters, sent every few seconds and before `closed`. */
+  | {
+      readonly kind: 'stats';
+      readonly stats: AggregationStats;
+      readonly refusedRequests: number;
+    }
+  | { readonly kind: 'closed' };

@@ -1,0 +1,188 @@
+/**
+ * The host's answer to `OP_CLASSIFY`: given the labels of an input series seen for the
+ * first time, which aggregation rules select it and the encoded labels of each output
+ * series of its group. Runs once per distinct input series, never per sample.
+ */
+import type { AggregationRule } from '../pipeline/aggregation-config.js';
+import { selectorMatches } from '../pipeline/selector.js';
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** The output metric name of `rule`'s `output` for input metric `metric` (vmagent's naming). */
+export function outputMetricName(rule: AggregationRule, metric: string, output: string): string {
+  if (rule.keepMetricNames) return metric;
+  let grouping = '';
+  if (rule.by !== undefined) grouping = `_by_${rule.by.join('_')}`;
+  else if (rule.without.length > 0) grouping = `_without_${rule.without.join('_')}`;
+  return `${metric}:${rule.interval}${grouping}_${output}`;
+}
+
+/** The labels (without `__name__`) that identify the output group of a series under `rule`. */
+export function groupLabels(
+  rule: AggregationRule,
+  labels: ReadonlyMap<string, string>,
+): Map<string, string> {
+  const group = new Map<string, string>();
+  const keepLe = rule.outputs.includes('histogram_bucket');
+  for (const [name, value] of labels) {
+    if (name === '__name__' || rule.dropInputLabels.includes(name)) continue;
+    if (rule.by !== undefined) {
+      if (rule.by.includes(name) || (keepLe && name === 'le')) group.set(name, value);
+    } else if (!rule.without.includes(name)) {
+      group.set(name, value);
+    }
+  }
+  return group;
+}
+
+/** Reads the labels of a TimeSeries payload (protobuf) into a map. */
+export function decodeSeriesLabels(payload: Uint8Array): Map<string, string> {
+  const labels = new Map<string, string>();
+  const reader = new WireReader(payload);
+  while (reader.more(payload.length)) {
+    const tag = reader.varint();
+    if (tag >>> 3 === 1 && (tag & 7) === 2) {
+      const end = reader.length() + reader.pos;
+      let name = '';
+      let value = '';
+      while (reader.more(end)) {
+        const labelTag = reader.varint();
+        if ((labelTag & 7) === 2) {
+          const len = reader.length();
+          const text = decoder.decode(payload.subarray(reader.pos, reader.pos + len));
+          if (labelTag >>> 3 === 1) name = text;
+          else if (labelTag >>> 3 === 2) value = text;
+          reader.pos += len;
+        } else {
+          reader.skip(labelTag & 7);
+        }
+      }
+      reader.pos = end;
+      labels.set(name, value);
+    } else {
+      reader.skip(tag & 7);
+    }
+  }
+  return labels;
+}
+
+class WireReader {
+  pos = 0;
+  constructor(private readonly bytes: Uint8Array) {}
+
+  more(end: number): boolean {
+    return this.pos < end;
+  }
+
+  varint(): number {
+    let result = 0;
+    let multiplier = 1;
+    for (;;) {
+      const byte = this.bytes[this.pos++];
+      if (byte === undefined) throw new Error('truncated varint');
+      result += (byte & 0x7f) * multiplier;
+      if (byte < 0x80) return result;
+      multiplier *= 128;
+    }
+  }
+
+  length(): number {
+    const len = this.varint();
+    if (this.pos + len > this.bytes.length) throw new Error('truncated field');
+    return len;
+  }
+
+  skip(wireType: number): void {
+    if (wireType === 0) this.varint();
+    else if (wireType === 1) this.pos += 8;
+    else if (wireType === 2) {
+      // Read the length first: `this.pos += this.length()` would add to the old position.
+      const len = this.length();
+      this.pos += len;
+    } else if (wireType === 5) this.pos += 4;
+    else throw new Error(`unsupported wire type ${wireType}`);
+  }
+}
+
+/** Encodes sorted label fields (`Label` messages as field 1 of a TimeSeries). */
+export function encodeLabelFields(labels: ReadonlyMap<string, string>): Uint8Array {
+  const names = [...labels.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const parts: number[] = [];
+  for (const name of names) {
+    const nameBytes = encoder.encode(name);
+    const valueBytes = encoder.encode(labels.get(name) ?? '');
+    const inner =
+      1 +
+      varintSize(nameBytes.length) +
+      nameBytes.length +
+      1 +
+      varintSize(valueBytes.length) +
+      valueBytes.length;
+    parts.push(0x0a);
+    pushVarint(parts, inner);
+    parts.push(0x0a);
+    pushVarint(parts, nameBytes.length);
+    for (const byte of nameBytes) parts.push(byte);
+    parts.push(0x12);
+    pushVarint(parts, valueBytes.length);
+    for (const byte of valueBytes) parts.push(byte);
+  }
+  return Uint8Array.from(parts);
+}
+
+function varintSize(value: number): number {
+  let size = 1;
+  while (value >= 0x80) {
+    value = Math.floor(value / 128);
+    size++;
+  }
+  return size;
+}
+
+function pushVarint(out: number[], value: number): void {
+  while (value >= 0x80) {
+    out.push((value & 0x7f) | 0x80);
+    value = Math.floor(value / 128);
+  }
+  out.push(value);
+}
+
+/**
+ * Writes the classification answer for a series into `out` (the module's host-out
+ * buffer): `u32 matchCount`, then per matching rule `u32 rule, u32 blobBytes` and, per
+ * output in kind order, `u32 length` and the encoded label fields. Returns the bytes
+ * written, or -2 when they do not fit.
+ */
+export function writeClassification(
+  rules: readonly AggregationRule[],
+  labels: ReadonlyMap<string, string>,
+  out: Uint8Array,
+): number {
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  let pos = 4;
+  let matchCount = 0;
+  const metric = labels.get('__name__') ?? '';
+  for (let index = 0; index < rules.length; index++) {
+    const rule = rules[index]!;
+    if (!rule.match.some((selector) => selectorMatches(selector, labels))) continue;
+    const group = groupLabels(rule, labels);
+    const blobs = rule.outputs.map((output) => {
+      group.set('__name__', outputMetricName(rule, metric, output));
+      return encodeLabelFields(group);
+    });
+    const blobBytes = blobs.reduce((sum, blob) => sum + 4 + blob.length, 0);
+    if (pos + 8 + blobBytes > out.length) return -2;
+    view.setUint32(pos, index, true);
+    view.setUint32(pos + 4, blobBytes, true);
+    pos += 8;
+    for (const blob of blobs) {
+      view.setUint32(pos, blob.length, true);
+      out.set(blob, pos + 4);
+      pos += 4 + blob.length;
+    }
+    matchCount++;
+  }
+  view.setUint32(0, matchCount, true);
+  return pos;
+}

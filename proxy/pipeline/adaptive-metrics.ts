@@ -1,0 +1,130 @@
+/**
+ * Grafana Adaptive Metrics recommendations (`rules.json`) as Phoenix pipeline rules, so an
+ * exported rule set applies as it is: each aggregating rule becomes an aggregation rule,
+ * each `drop` rule a relabel `drop`.
+ */
+import { type AggregationRule, parseAggregationRule } from './aggregation-config.js';
+import type { PipelineConfig, RelabelRule } from './config.js';
+import { ConfigError } from './config-error.js';
+
+/** Adaptive Metrics aggregation names → Phoenix outputs. */
+const AGGREGATION_OUTPUTS: Readonly<Record<string, string>> = {
+  sum: 'sum_samples',
+  count: 'count_samples',
+  min: 'min',
+  max: 'max',
+  'sum:counter': 'total',
+};
+
+const RULE_KEYS = [
+  'metric',
+  'match_type',
+  'drop_labels',
+  'keep_labels',
+  'aggregations',
+  'drop',
+  'aggregation_interval',
+  'aggregation_delay',
+] as const;
+
+/** True when `value` looks like an Adaptive Metrics rule list (every entry has `metric`). */
+export function isAdaptiveMetricsRules(value: unknown): boolean {
+  const list = rulesOf(value);
+  return (
+    Array.isArray(list) &&
+    list.length > 0 &&
+    list.every((rule) => typeof rule === 'object' && rule !== null && 'metric' in rule)
+  );
+}
+
+/** The rule list: the document itself, or its `rules` field (the API's export shape). */
+function rulesOf(value: unknown): unknown {
+  if (typeof value === 'object' && value !== null && !Array.isArray(value) && 'rules' in value) {
+    return (value as { rules: unknown }).rules;
+  }
+  return value;
+}
+
+function escapeRegex(text: string): string {
+  return text.replace(/[\\.^$|?*+()[\]{}]/g, '\\$&');
+}
+
+/** Converts a rules.json document; errors name the rule as `rules[i].field`. */
+export function parseAdaptiveMetricsRules(value: unknown, sourceName: string): PipelineConfig {
+  const list = rulesOf(value);
+  if (!Array.isArray(list)) throw new ConfigError(sourceName, '', 'expected a list of rules');
+  const relabelConfigs: RelabelRule[] = [];
+  const aggregations: AggregationRule[] = [];
+  list.forEach((item, index) => {
+    const path = `rules[${index}]`;
+    const rule = item as Record<string, unknown>;
+    for (const key of Object.keys(rule)) {
+      if (!(RULE_KEYS as readonly string[]).includes(key)) {
+        throw new ConfigError(sourceName, `${path}.${key}`, `unknown key ${JSON.stringify(key)}`);
+      }
+    }
+    if (typeof rule.metric !== 'string' || rule.metric === '') {
+      throw new ConfigError(sourceName, `${path}.metric`, 'required: a metric name');
+    }
+    const matchType = rule.match_type ?? 'exact';
+    const escaped = escapeRegex(rule.metric);
+    let regex: string;
+    if (matchType === 'exact') regex = escaped;
+    else if (matchType === 'prefix') regex = `${escaped}.*`;
+    else if (matchType === 'suffix') regex = `.*${escaped}`;
+    else {
+      throw new ConfigError(
+        sourceName,
+        `${path}.match_type`,
+        `unknown match_type ${JSON.stringify(matchType)}`,
+      );
+    }
+    if (rule.drop === true) {
+      relabelConfigs.push({
+        action: 'drop',
+        sourceLabels: ['__name__'],
+        separator: ';',
+        regex,
+        targetLabel: '',
+        replacement: '$1',
+        modulus: 0n,
+      });
+      return;
+    }
+    const names = rule.aggregations ?? [];
+    if (!Array.isArray(names)) {
+      throw new ConfigError(sourceName, `${path}.aggregations`, 'expected a list');
+    }
+    if (names.length === 0) return;
+    const outputs = names.map((name) => {
+      const output = typeof name === 'string' ? AGGREGATION_OUTPUTS[name] : undefined;
+      if (output === undefined) {
+        throw new ConfigError(
+          sourceName,
+          `${path}.aggregations`,
+          `unknown aggregation ${JSON.stringify(name)} (known: ${Object.keys(AGGREGATION_OUTPUTS).join(', ')})`,
+        );
+      }
+      return output;
+    });
+    if (rule.drop_labels !== undefined && rule.keep_labels !== undefined) {
+      throw new ConfigError(
+        sourceName,
+        path,
+        '`drop_labels` and `keep_labels` cannot be used together',
+      );
+    }
+    const aggregation = {
+      match: `{__name__=~${JSON.stringify(regex)}}`,
+      interval: rule.aggregation_interval ?? '1m',
+      ...(rule.keep_labels === undefined
+        ? { without: rule.drop_labels ?? [] }
+        : { by: rule.keep_labels }),
+      outputs,
+      // Adaptive Metrics keeps the metric name for a single aggregation.
+      keep_metric_names: outputs.length === 1,
+    };
+    aggregations.push(parseAggregationRule(aggregation, sourceName, path));
+  });
+  return aggregations.length > 0 ? { relabelConfigs, aggregations } : { relabelConfigs };
+}

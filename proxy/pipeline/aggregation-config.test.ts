@@ -1,0 +1,102 @@
+import { describe, expect, it } from 'vitest';
+import { parseAggregationRules, parseDurationMs } from './aggregation-config.js';
+import { parsePipelineConfig } from './load.js';
+
+describe('parseDurationMs', () => {
+  const cases: [string, number][] = [
+    ['1s', 1000],
+    ['1m', 60_000],
+    ['1m30s', 90_000],
+    ['1.5m', 90_000],
+    ['500ms', 500],
+    ['2h', 7_200_000],
+  ];
+  for (const [text, ms] of cases)
+    it(`${text} is ${ms} ms`, () => expect(parseDurationMs(text)).toBe(ms));
+  for (const text of ['', '1', 'm', '1 m', '-1s', '1x']) {
+    it(`${JSON.stringify(text)} is invalid`, () => expect(parseDurationMs(text)).toBeNaN());
+  }
+});
+
+describe('aggregations in phoenix.yaml', () => {
+  it('loads a vmagent-shaped rule with defaults', () => {
+    const config = parsePipelineConfig(
+      [
+        'aggregations:',
+        '  - match: \'{__name__=~"http_.*",job="api"}\'',
+        '    interval: 1m',
+        '    without: [pod, instance]',
+        '    outputs: [sum_samples, total]',
+      ].join('\n'),
+      'phoenix.yaml',
+    );
+    const rule = config.aggregations?.[0];
+    expect(rule?.intervalMs).toBe(60_000);
+    expect(rule?.without).toEqual(['instance', 'pod']);
+    expect(rule?.by).toBeUndefined();
+    // Kept in the module's output order.
+    expect(rule?.outputs).toEqual(['total', 'sum_samples']);
+    expect(rule?.stalenessIntervalMs).toBe(120_000);
+    expect(rule?.flushOnShutdown).toBe(true);
+    expect(rule?.match[0]?.matchers.map((matcher) => matcher.name)).toEqual(['__name__', 'job']);
+  });
+
+  it('has no aggregations when the key is absent', () => {
+    expect(parsePipelineConfig('relabel_configs: []', 'phoenix.yaml').aggregations).toBeUndefined();
+  });
+
+  const bad: { rule: Record<string, unknown>; message: string }[] = [
+    {
+      rule: { match: 'up', interval: '1m', outputs: ['median'] },
+      message: 'phoenix.yaml: aggregations[0].outputs: unknown output "median"',
+    },
+    {
+      rule: { match: 'up', interval: '1m', outputs: ['total'], by: ['job'], without: ['pod'] },
+      message: 'phoenix.yaml: aggregations[0]: `by` and `without` cannot be used together',
+    },
+    {
+      rule: { match: 'up', interval: '500ms', outputs: ['total'] },
+      message: 'phoenix.yaml: aggregations[0].interval: interval 500ms must be at least 1s',
+    },
+    {
+      rule: {
+        match: 'up',
+        interval: '1m',
+        outputs: ['total', 'sum_samples'],
+        keep_metric_names: true,
+      },
+      message:
+        'phoenix.yaml: aggregations[0].keep_metric_names: keep_metric_names needs exactly one output',
+    },
+    {
+      rule: { match: '{job=~"("}', interval: '1m', outputs: ['total'] },
+      message: 'phoenix.yaml: aggregations[0].match: invalid selector: invalid regex',
+    },
+    {
+      rule: { match: 'up', interval: 'soon', outputs: ['total'] },
+      message: 'phoenix.yaml: aggregations[0].interval: invalid duration "soon"',
+    },
+    {
+      rule: { match: 'up', interval: '1m', outputs: ['total'], colour: 'red' },
+      message: 'phoenix.yaml: aggregations[0].colour: unknown key "colour"',
+    },
+    {
+      rule: { match: 'up', interval: '1m', outputs: ['quantiles(0.5)'] },
+      message: 'phoenix.yaml: aggregations[0].outputs: output quantiles(0.5) is not supported yet',
+    },
+    {
+      rule: { interval: '1m', outputs: ['total'] },
+      message: 'phoenix.yaml: aggregations[0].match: required',
+    },
+  ];
+  for (const { rule, message } of bad) {
+    it(`refuses ${JSON.stringify(rule)}`, () => {
+      expect(() =>
+        parseAggregationRules(
+          [{ match: 'ok_metric', interval: '1m', outputs: ['total'] }, rule],
+          'phoenix.yaml',
+        ),
+      ).toThrow(message.replace('aggregations[0]', 'aggregations[1]'));
+    });
+  }
+});
