@@ -1,0 +1,165 @@
+/**
+ * The benchmark's final output: the machine it ran on, a table of the medians per scenario
+ * and target with the Phoenix ÷ vmagent ratios, or all of it as JSON for machines.
+ */
+
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { dirname, join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { repoDir } from './peers.js';
+import {
+  type Comparison,
+  compare,
+  type RunResult,
+  type RunSummary,
+  summarise,
+} from './run-result.js';
+
+/** Where the numbers were measured. */
+export interface MachineInfo {
+  readonly cores: number;
+  readonly cpuModel: string;
+  readonly node: string;
+  readonly phoenix: string;
+  /** `vmagent -version`, when vmagent was part of the run. */
+  readonly vmagent: string | undefined;
+}
+
+/** The whole report, also the `--json` document. */
+export interface BenchReport {
+  readonly machine: MachineInfo;
+  readonly options: Record<string, unknown>;
+  readonly runs: readonly RunResult[];
+  readonly summaries: readonly RunSummary[];
+  readonly comparisons: readonly Comparison[];
+}
+
+export function machineInfo(vmagentBinary: string | undefined): MachineInfo {
+  let cpuModel = 'unknown';
+  try {
+    const match = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'));
+    if (match !== null) cpuModel = match[1]!.trim();
+  } catch {
+    // Not Linux: the model stays unknown.
+  }
+  let phoenix = 'unknown';
+  try {
+    const pkg = JSON.parse(readFileSync(join(repoDir(), 'package.json'), 'utf8')) as {
+      version?: string;
+    };
+    phoenix = pkg.version ?? phoenix;
+  } catch {
+    // Run outside the checkout.
+  }
+  let vmagent: string | undefined;
+  if (vmagentBinary !== undefined) {
+    // Upstream builds print their version; Debian's prints nothing, so its package says.
+    const result = spawnSync(vmagentBinary, ['-version'], { encoding: 'utf8' });
+    vmagent =
+      `${result.stdout ?? ''}${result.stderr ?? ''}`.trim() ||
+      debianPackageVersion(vmagentBinary) ||
+      'unknown';
+  }
+  return { cores: availableParallelism(), cpuModel, node: process.version, phoenix, vmagent };
+}
+
+/** `vmagent <version> (Debian package)` from the changelog the package ships beside the binary. */
+function debianPackageVersion(binary: string): string | undefined {
+  try {
+    const changelog = join(
+      dirname(binary),
+      '..',
+      'share',
+      'doc',
+      'victoria-metrics',
+      'changelog.Debian.gz',
+    );
+    const firstLine = gunzipSync(readFileSync(changelog)).toString('utf8').split('\n')[0] ?? '';
+    const version = /\(([^)]+)\)/.exec(firstLine)?.[1];
+    return version === undefined ? undefined : `vmagent ${version} (Debian package)`;
+  } catch {
+    return undefined;
+  }
+}
+
+export function buildReport(
+  machine: MachineInfo,
+  options: Record<string, unknown>,
+  runs: readonly RunResult[],
+): BenchReport {
+  const summaries = summarise(runs);
+  return { machine, options, runs, summaries, comparisons: compare(summaries) };
+}
+
+const COLUMNS = [
+  'scenario',
+  'target',
+  'runs',
+  'CPU s / M samples',
+  'samples/s',
+  'p50 ms',
+  'p99 ms',
+  'peak RSS MiB',
+  'samples in → out',
+  'lost',
+] as const;
+
+/** The report as a plain-text table (medians per scenario and target, then ratios). */
+export function formatReport(report: BenchReport): string {
+  const rows: string[][] = [];
+  for (const summary of report.summaries) {
+    rows.push([
+      summary.scenario,
+      summary.target,
+      String(summary.runs),
+      summary.cpuSecondsPerMillionSamples.toFixed(2),
+      Math.round(summary.samplesPerSecond).toLocaleString('en-US'),
+      summary.latencyP50Ms.toFixed(2),
+      summary.latencyP99Ms.toFixed(2),
+      (summary.peakRssBytes / 2 ** 20).toFixed(0),
+      `${summary.samplesIn.toLocaleString('en-US')} → ${summary.samplesOut.toLocaleString('en-US')}`,
+      String(summary.samplesLost + summary.failedRequests),
+    ]);
+    const comparison = report.comparisons.find((one) => one.scenario === summary.scenario);
+    const isLastOfScenario =
+      report.summaries.filter((one) => one.scenario === summary.scenario).at(-1) === summary;
+    if (comparison !== undefined && isLastOfScenario) {
+      rows.push([
+        summary.scenario,
+        'phoenix ÷ vmagent',
+        '',
+        `${comparison.cpuRatio.toFixed(2)}×`,
+        `${comparison.throughputRatio.toFixed(2)}×`,
+        '',
+        '',
+        `${comparison.peakRssRatio.toFixed(2)}×`,
+        '',
+        '',
+      ]);
+    }
+  }
+  const widths = COLUMNS.map((title, column) =>
+    Math.max(title.length, ...rows.map((row) => row[column]!.length)),
+  );
+  const line = (cells: readonly string[]): string =>
+    cells
+      .map((cell, column) =>
+        column < 2 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!),
+      )
+      .join('  ')
+      .trimEnd();
+  const machine = report.machine;
+  return [
+    `machine: ${machine.cores} cores, ${machine.cpuModel}, Node.js ${machine.node}, phoenix ${machine.phoenix}` +
+      (machine.vmagent === undefined ? '' : `, ${machine.vmagent}`),
+    '',
+    line(COLUMNS),
+    line(widths.map((width) => '-'.repeat(width))),
+    ...rows.map(line),
+    '',
+    'lost = samples the sink should have received but did not, plus failed requests (must be 0).',
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,136 @@
+import { spawn } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { phoenixBinary } from '../../test/helpers/peers.js';
+
+interface Finished {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs `bin/phoenix` to completion (the build in dist/ is what runs). */
+function phoenix(args: string[], timeoutMs = 60_000): Promise<Finished> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(phoenixBinary(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`phoenix ${args.join(' ')} timed out; stderr:\n${stderr}`));
+    }, timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+describe('phoenix bench', () => {
+  it('is listed by phoenix --help and explains its flags', async () => {
+    const top = await phoenix(['--help']);
+    expect(top.stdout).toMatch(/^ {2}bench +benchmark/m);
+    const help = await phoenix(['bench', '--help']);
+    expect(help.code).toBe(0);
+    for (const flag of [
+      '--target URL',
+      '--series N',
+      '--per-request N',
+      '--duration',
+      '--concurrency N',
+      '--vs vmagent',
+      '--json',
+    ]) {
+      expect(help.stdout).toContain(flag);
+    }
+  });
+
+  const usageErrors: Array<[string, string[], RegExp]> = [
+    ['an unknown flag', ['--bogus'], /Unknown option '--bogus'/],
+    [
+      'a series count that is not a number',
+      ['--series', 'many'],
+      /--series "many" is not a whole number/,
+    ],
+    ['zero concurrency', ['--concurrency', '0'], /--concurrency 0 must be >= 1/],
+    ['a bad duration', ['--duration', '5 minutes'], /--duration "5 minutes" is not a duration/],
+    [
+      'an unknown scenario',
+      ['--scenario', 'passthrough,shuffle'],
+      /--scenario "shuffle" is not one of/,
+    ],
+    ['an unknown peer', ['--vs', 'telegraf'], /--vs "telegraf": only vmagent/],
+    [
+      'a target without a sink port',
+      ['--target', 'http://127.0.0.1:9/api/v1/write'],
+      /--sink-listen with a fixed port/,
+    ],
+    [
+      '--target with --vs',
+      ['--target', 'http://127.0.0.1:9/w', '--vs', 'vmagent', '--sink-listen', '127.0.0.1:9'],
+      /cannot be combined/,
+    ],
+  ];
+  for (const [name, args, message] of usageErrors) {
+    it(`exits 2 on ${name}`, async () => {
+      const result = await phoenix(['bench', ...args]);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toMatch(message);
+      expect(result.stdout).toBe('');
+    });
+  }
+
+  it('runs a short benchmark through Phoenix and loses nothing', async () => {
+    const result = await phoenix([
+      'bench',
+      '--series',
+      '3000',
+      '--per-request',
+      '500',
+      '--duration',
+      '2',
+      '--concurrency',
+      '2',
+      '--workers',
+      '1',
+      '--scenario',
+      'passthrough,drop',
+      '--json',
+    ]);
+    expect(result.code, result.stderr).toBe(0);
+    // Progress lines go to stderr, one about every second of every run.
+    expect(result.stderr).toMatch(/\[phoenix passthrough round 1\/1\] 1s {2}sent /);
+    const report = JSON.parse(result.stdout) as {
+      machine: { cores: number; node: string };
+      runs: Array<Record<string, number | string>>;
+      summaries: Array<Record<string, number | string>>;
+    };
+    expect(report.machine.node).toBe(process.version);
+    expect(report.runs.map((run) => [run['target'], run['scenario']])).toEqual([
+      ['phoenix', 'passthrough'],
+      ['phoenix', 'drop'],
+    ]);
+    const [passthrough, drop] = report.runs;
+    expect(passthrough!['samplesIn']).toBeGreaterThan(3000);
+    expect(passthrough!['samplesOut']).toBe(passthrough!['samplesIn']);
+    expect(passthrough!['distinctSeriesOut']).toBe(3000);
+    expect(drop!['samplesOut']).toBe(drop!['samplesExpectedOut']);
+    const dropShare = 1 - Number(drop!['samplesOut']) / Number(drop!['samplesIn']);
+    expect(dropShare).toBeGreaterThan(0.25);
+    expect(dropShare).toBeLessThan(0.35);
+    for (const run of report.runs) {
+      expect(run['samplesLost']).toBe(0);
+      expect(run['failedRequests']).toBe(0);
+      expect(run['cpuSeconds']).toBeGreaterThan(0);
+      expect(run['peakRssBytes']).toBeGreaterThan(20 * 2 ** 20);
+      expect(run['latencyP99Ms']).toBeGreaterThanOrEqual(Number(run['latencyP50Ms']));
+      expect(run['bytesOut']).toBeGreaterThan(0);
+    }
+    expect(report.summaries).toHaveLength(2);
+  });
+});
