@@ -6,6 +6,7 @@ export default defineConfig({
       'proxy/**/*.test.ts',
       'wasm/**/*.test.ts',
       'control-plane/**/*.test.ts',
+      'bench/**/*.test.ts',
       'test/**/*.test.ts',
     ],
     testTimeout: 30_000,

@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,7 +30,10 @@ interface PhoenixProcess {
   close(): Promise<void>;
 }
 
-function runPhoenix(args: string[]): PhoenixProcess {
+function runPhoenix(givenArgs: string[]): PhoenixProcess {
+  // Each proxy gets its own queue folder: the default ./data is locked by one process.
+  const dataDir = mkdtempSync(join(tmpdir(), 'phoenix-cli-data-'));
+  const args = givenArgs[0] === 'proxy' ? [...givenArgs, '--data-dir', dataDir] : givenArgs;
   const child = spawn(phoenixBinary(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
@@ -40,7 +44,10 @@ function runPhoenix(args: string[]): PhoenixProcess {
     stderr += chunk.toString();
   });
   const finished = new Promise<Finished>((resolve) => {
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.on('close', (code) => {
+      rmSync(dataDir, { recursive: true, force: true });
+      resolve({ code, stdout, stderr });
+    });
   });
   return {
     child,

@@ -1,6 +1,11 @@
 import { phoenixVersion } from '../server/version.js';
+import { benchCommand } from './bench-command.js';
+import { controlPlaneCommand } from './control-plane-command.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
+import { pipelineCommand } from './pipeline-command.js';
+import { proxiesCommand } from './proxies-command.js';
 import { proxyCommand } from './proxy-command.js';
+import { upCommand } from './up-command.js';
 
 /** One `phoenix <name>` command. */
 export interface Command {
@@ -15,7 +20,14 @@ export interface Command {
 }
 
 /** Every command `bin/phoenix` knows, in the order `--help` lists them. */
-export const COMMANDS: readonly Command[] = [proxyCommand];
+export const COMMANDS: readonly Command[] = [
+  upCommand,
+  proxyCommand,
+  controlPlaneCommand,
+  pipelineCommand,
+  proxiesCommand,
+  benchCommand,
+];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((command) => command.name.length));

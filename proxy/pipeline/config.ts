@@ -7,6 +7,8 @@
  * rest of the system works with.
  */
 
+import type { AggregationRule } from './aggregation-config.js';
+
 /** Every relabel action Prometheus 2.42 knows, in lower case (the YAML accepts any case). */
 export const RELABEL_ACTIONS = [
   'replace',
@@ -73,7 +75,9 @@ export interface RelabelRule {
 /** A whole pipeline config. An empty document is a valid pipeline that changes nothing. */
 export interface PipelineConfig {
   readonly relabelConfigs: readonly RelabelRule[];
+  /** Stream aggregation rules (`aggregations:`), applied to the relabeled series. */
+  readonly aggregations?: readonly AggregationRule[];
 }
 
 /** The top-level keys a pipeline config may have; any other key is an error. */
-export const PIPELINE_CONFIG_KEYS = ['relabel_configs'] as const;
+export const PIPELINE_CONFIG_KEYS = ['relabel_configs', 'aggregations'] as const;

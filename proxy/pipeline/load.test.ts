@@ -248,9 +248,9 @@ describe('parsePipelineConfig: rule errors', () => {
 describe('parsePipelineConfig: document errors', () => {
   it.each([
     [
-      'aggregations: []\n',
-      'aggregations',
-      'unknown key "aggregations" (known keys: relabel_configs)',
+      'aggregation: []\n',
+      'aggregation',
+      'unknown key "aggregation" (known keys: relabel_configs, aggregations)',
     ],
     ['- a\n', '', 'expected a mapping at the top level'],
     ['relabel_configs: {a: 1}\n', 'relabel_configs', 'expected a list of relabel configs'],

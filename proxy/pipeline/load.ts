@@ -16,6 +16,8 @@ import {
   type YAMLMap,
   type Node as YamlNode,
 } from 'yaml';
+import { isAdaptiveMetricsRules, parseAdaptiveMetricsRules } from './adaptive-metrics.js';
+import { parseAggregationRules } from './aggregation-config.js';
 import { compileRegex, isValidLabelName } from './compile.js';
 import {
   DEFAULT_RELABEL_RULE,
@@ -77,17 +79,24 @@ export function parsePipelineConfig(text: string, sourceName: string): PipelineC
   const reader = new NodeReader(sourceName, lineCounter);
   const root = list[0]?.contents ?? null;
   if (root === null || isNullScalar(root)) return { relabelConfigs: [] };
+  // A Grafana Adaptive Metrics rules.json is accepted as it is.
+  const plain: unknown = root.toJSON();
+  if (isAdaptiveMetricsRules(plain)) return parseAdaptiveMetricsRules(plain, sourceName);
   if (!isMap(root)) throw reader.error('', root, 'expected a mapping at the top level');
   reader.checkKeys(root, '', PIPELINE_CONFIG_KEYS);
+  const aggregationsNode = root.get('aggregations', true) as YamlNode | undefined;
+  const aggregations = parseAggregationRules(aggregationsNode?.toJSON(), sourceName);
   const rulesNode = root.get('relabel_configs', true) as YamlNode | undefined;
-  if (rulesNode === undefined || isNullScalar(rulesNode)) return { relabelConfigs: [] };
+  if (rulesNode === undefined || isNullScalar(rulesNode)) {
+    return aggregations.length > 0 ? { relabelConfigs: [], aggregations } : { relabelConfigs: [] };
+  }
   if (!isSeq(rulesNode)) {
     throw reader.error('relabel_configs', rulesNode, 'expected a list of relabel configs');
   }
   const relabelConfigs = rulesNode.items.map((item, index) =>
     reader.relabelRule(item as YamlNode, `relabel_configs[${index}]`),
   );
-  return { relabelConfigs };
+  return aggregations.length > 0 ? { relabelConfigs, aggregations } : { relabelConfigs };
 }
 
 function isNullScalar(node: unknown): boolean {

@@ -60,3 +60,19 @@ export const ACTION_UPPERCASE = 10;
 
 /** Rule flag: default regex and a replacement without `$`; the module may skip the host. */
 export const RULE_FLAG_LITERAL = 1;
+
+/** Stream aggregation: `host.evaluate` op classifying a new input series (wasm/ABI.md). */
+export const OP_CLASSIFY = 6;
+
+/** Stream aggregation counters, f64 slots at `aggregateStatsPtr()`. */
+export const AGG_STAT_SAMPLES = 0;
+export const AGG_STAT_LATE = 1;
+export const AGG_STAT_DUPLICATE = 2;
+export const AGG_STAT_NAN = 3;
+export const AGG_STAT_STALE_MARKERS = 4;
+export const AGG_STAT_SERIES_TRACKED = 5;
+export const AGG_STAT_GROUPS = 6;
+export const AGG_STAT_STATE_BYTES = 7;
+export const AGG_STAT_SERIES_EXPIRED = 8;
+export const AGG_STAT_CLASSIFY_CALLS = 9;
+export const AGG_STATS_COUNT = 10;

@@ -21,6 +21,8 @@ export type IngestErrorReason =
   | 'upstream_server_error'
   | 'upstream_unreachable'
   | 'upstream_timeout'
+  | 'queue_full'
+  | 'queue_write_failed'
   | 'shutting_down';
 
 /** HTTP status answered for each {@link IngestErrorReason}. */
@@ -42,6 +44,11 @@ export const INGEST_ERROR_STATUS: Readonly<Record<IngestErrorReason, number>> = 
   upstream_server_error: 502,
   upstream_unreachable: 503,
   upstream_timeout: 503,
+  // The delivery queue is at --max-queue-bytes (policy refuse): the sender keeps the data
+  // and retries after Retry-After, by when the upstream may have drained it.
+  queue_full: 429,
+  // The disk refused the write (full, I/O error): nothing was acknowledged, retry later.
+  queue_write_failed: 503,
   shutting_down: 503,
 };
 

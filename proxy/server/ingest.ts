@@ -1,12 +1,15 @@
 import uWS from 'uWebSockets.js';
+import { checkOtlpHeaders, OTLP_METRICS_PATH } from '../otlp/otlp-headers.js';
 import type { PipelineErrorCode } from '../pipeline/contracts.js';
+import { errorAnswerBody, successAnswer, type WireAnswer } from '../wire/format-answers.js';
+import type { BodyEncoding, IngestFormat } from '../wire/ingest-format.js';
 import type { InFlightRequests } from './in-flight.js';
 import { IngestError, type IngestErrorReason, statusLine } from './ingest-error.js';
 import type { ThrottledLog } from './log.js';
 import type { ProxyMetrics } from './metrics.js';
 import { RequestBody } from './request-body.js';
 import type { ProcessResponse, WorkerFailureCode } from './worker-protocol.js';
-import { checkWriteHeaders, parseContentLength } from './write-headers.js';
+import { checkWriteHeaders, parseContentLength, remoteWriteVersion } from './write-headers.js';
 
 /** What the ingest server needs from the rest of the proxy. */
 export interface IngestContext {
@@ -16,8 +19,16 @@ export interface IngestContext {
   readonly inFlight: InFlightRequests;
   readonly errorLog: ThrottledLog;
   /** Runs a body through a pipeline worker; the body's buffer is transferred. */
-  process(body: Uint8Array<ArrayBuffer>): Promise<ProcessResponse>;
-  /** Sends a payload upstream; rejects with an {@link IngestError}. */
+  process(
+    body: Uint8Array<ArrayBuffer>,
+    format?: IngestFormat,
+    encoding?: BodyEncoding,
+  ): Promise<ProcessResponse>;
+  /**
+   * Hands a payload to delivery: resolves once it is durable in every upstream's queue (or,
+   * on the synchronous path, once the upstream accepted it); rejects with an
+   * {@link IngestError}.
+   */
   forward(payload: Uint8Array): Promise<void>;
   /** False once shutdown began: new writes get 503 and `/readyz` fails. */
   isAccepting(): boolean;
@@ -44,6 +55,9 @@ interface WriteRequestState {
   aborted: boolean;
   /** An answer was written (or the request was abandoned): nothing more is sent. */
   settled: boolean;
+  /** The body's wire format, from the route and headers; shapes the answer too. */
+  format: IngestFormat;
+  encoding: BodyEncoding;
 }
 
 /**
@@ -53,7 +67,8 @@ interface WriteRequestState {
  */
 export function createIngestApp(context: IngestContext): uWS.TemplatedApp {
   const app = uWS.App();
-  app.post(REMOTE_WRITE_PATH, (res, req) => handleWrite(context, res, req));
+  app.post(REMOTE_WRITE_PATH, (res, req) => handleWrite(context, res, req, 'remote-write'));
+  app.post(OTLP_METRICS_PATH, (res, req) => handleWrite(context, res, req, 'otlp'));
   app.get('/metrics', (res) => handleMetrics(context, res));
   app.get('/healthz', (res) => {
     res.writeStatus(statusLine(200)).writeHeader('content-type', 'text/plain').end('ok\n');
@@ -71,23 +86,43 @@ export function createIngestApp(context: IngestContext): uWS.TemplatedApp {
   return app;
 }
 
-function handleWrite(context: IngestContext, res: uWS.HttpResponse, req: uWS.HttpRequest): void {
+function handleWrite(
+  context: IngestContext,
+  res: uWS.HttpResponse,
+  req: uWS.HttpRequest,
+  route: 'remote-write' | 'otlp',
+): void {
   const state: WriteRequestState = {
     startedAt: performance.now(),
     aborted: false,
     settled: false,
+    format: route === 'otlp' ? 'otlp-proto' : 'rw1',
+    encoding: route === 'otlp' ? 'identity' : 'snappy',
   };
+  if (route === 'otlp') {
+    const checked = checkOtlpHeaders(
+      req.getHeader('content-type'),
+      req.getHeader('content-encoding'),
+    );
+    if (checked instanceof IngestError) {
+      answerError(context, res, state, checked);
+      return;
+    }
+    state.format = checked.format;
+    state.encoding = checked.encoding;
+  }
   if (!context.isAccepting()) {
     answerError(context, res, state, new IngestError('shutting_down', 'proxy is shutting down'));
     return;
   }
-  const headerError = checkWriteHeaders(
-    req.getHeader('content-type'),
-    req.getHeader('content-encoding'),
-  );
-  if (headerError !== undefined) {
-    answerError(context, res, state, headerError);
-    return;
+  if (route === 'remote-write') {
+    const contentType = req.getHeader('content-type');
+    const headerError = checkWriteHeaders(contentType, req.getHeader('content-encoding'));
+    if (headerError !== undefined) {
+      answerError(context, res, state, headerError);
+      return;
+    }
+    state.format = remoteWriteVersion(contentType);
   }
   const declaredBytes = parseContentLength(req.getHeader('content-length'));
   if (declaredBytes !== undefined && declaredBytes > context.maxRequestBytes) {
@@ -137,14 +172,16 @@ async function processAndForward(
   body: Uint8Array<ArrayBuffer>,
 ): Promise<void> {
   try {
-    const response = await context.process(body).catch((error: unknown) => {
-      const message = error instanceof Error ? error.message : String(error);
-      return {
-        ok: false,
-        code: 'internal',
-        message: `pipeline worker failed: ${message}`,
-      } as const;
-    });
+    const response = await context
+      .process(body, state.format, state.encoding)
+      .catch((error: unknown) => {
+        const message = error instanceof Error ? error.message : String(error);
+        return {
+          ok: false,
+          code: 'internal',
+          message: `pipeline worker failed: ${message}`,
+        } as const;
+      });
     if (!response.ok) {
       throw new IngestError(FAILURE_REASON[response.code], response.message);
     }
@@ -154,7 +191,8 @@ async function processAndForward(
       await context.forward(response.payload);
       context.metrics.bytesOut.inc(response.payload.byteLength);
     }
-    answer(context, res, state, 204);
+    const success = successAnswer(state.format, response.conversion);
+    answer(context, res, state, success.status, undefined, success);
   } catch (error) {
     const ingestError =
       error instanceof IngestError
@@ -198,6 +236,7 @@ function answer(
   state: WriteRequestState,
   status: number,
   error?: IngestError,
+  success?: WireAnswer,
 ): void {
   if (state.settled) return;
   state.settled = true;
@@ -210,12 +249,28 @@ function answer(
     error?.reason === 'unsupported_encoding' ||
     error?.reason === 'shutting_down';
   res.cork(() => {
+    if (success !== undefined) {
+      res.writeStatus(statusLine(success.status));
+      for (const [name, value] of success.headers) res.writeHeader(name, value);
+      // `end()` without a body writes `Content-Length: 0` and keeps the connection alive.
+      if (success.body === undefined) res.end(undefined, closeConnection);
+      else res.end(success.body, closeConnection);
+      return;
+    }
     res.writeStatus(statusLine(status));
     if (error === undefined) {
-      res.endWithoutBody(undefined, closeConnection);
+      // `end()` without a body writes `Content-Length: 0` and keeps the connection alive;
+      // `endWithoutBody(undefined)` announces 2^63 bytes and closes it after every answer.
+      res.end(undefined, closeConnection);
       return;
     }
     if (error.retryAfter !== undefined) res.writeHeader('retry-after', error.retryAfter);
+    const formatBody = errorAnswerBody(state.format, status, error.message);
+    if (formatBody !== undefined) {
+      res.writeHeader('content-type', formatBody.contentType);
+      res.end(formatBody.body, closeConnection);
+      return;
+    }
     res.writeHeader('content-type', 'text/plain; charset=utf-8');
     res.end(`${error.message}\n`, closeConnection);
   });

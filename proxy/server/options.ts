@@ -1,4 +1,12 @@
 import { availableParallelism } from 'node:os';
+import type { QueueFullPolicy } from '../delivery/queue.js';
+import {
+  hasOnlyUrlSettings,
+  type UpstreamConfig,
+  UpstreamConfigError,
+  upstreamFromUrl,
+} from '../delivery/upstream.js';
+import type { OtlpGrpcListen } from '../otlp/otlp-grpc-server.js';
 import type { PipelineConfig } from '../pipeline/config.js';
 
 /**
@@ -32,6 +40,16 @@ export interface ProxyOptions {
   /** Most labels one series may have; more is a 400. Default 512. */
   readonly maxLabelsPerSeries: number;
   /**
+   * OTLP: keep metric names as sent (only made valid), without the unit, `_total` and
+   * `_ratio` suffixes Prometheus' OTLP receiver adds. Default false.
+   */
+  readonly otlpKeepNames: boolean;
+  /**
+   * Address of the OTLP/gRPC listener, or `undefined` for none (the default here; the CLI
+   * defaults to 127.0.0.1:4317, the OTLP port).
+   */
+  readonly otlpGrpcListen: OtlpGrpcListen | undefined;
+  /**
    * Time allowed for one upstream request, from sending to the end of the response, in
    * milliseconds. A timeout answers the sender 503 so it retries. Default 30 000 ms.
    */
@@ -44,6 +62,33 @@ export interface ProxyOptions {
    * waiting on a slow upstream is answered rather than cut off.
    */
   readonly shutdownTimeoutMs: number;
+  /**
+   * Every upstream the output is delivered to (each gets all of it). Default: the one
+   * `upstreamUrl` names, with `upstreamTimeoutMs`.
+   */
+  readonly upstreams: readonly UpstreamConfig[];
+  /**
+   * Folder of the durable delivery queues. `undefined` selects the synchronous path: each
+   * request is forwarded to the single upstream and answered with what it answered.
+   */
+  readonly dataDir: string | undefined;
+  /** Most bytes each upstream's queue may hold on disk. Default 1 GiB. */
+  readonly maxQueueBytes: number;
+  /** A full queue refuses new data with 429 (default), or drops its oldest segment. */
+  readonly queueFullPolicy: QueueFullPolicy;
+  /** Shortest wait before a retry to an upstream, in ms. Default 100 ms. */
+  readonly retryMinBackoffMs: number;
+  /** Longest wait between retries to an upstream, in ms. Default 30 000 ms. */
+  readonly retryMaxBackoffMs: number;
+  /** Most compressed bytes joined into one upstream request from a backlog. Default 4 MiB. */
+  readonly maxBatchBytes: number;
+  /**
+   * Spread series over the upstreams by rendezvous hashing instead of sending every
+   * upstream everything. Default false.
+   */
+  readonly shardBySeries: boolean;
+  /** Labels whose values pick a series' upstream when sharding; empty: all labels. */
+  readonly shardLabels: readonly string[];
 }
 
 /** What a caller may pass to {@link resolveProxyOptions}: only the upstream is required. */
@@ -64,6 +109,12 @@ export const PROXY_DEFAULTS = {
   upstreamTimeoutMs: 30_000,
   upstreamConnections: 16,
   shutdownTimeoutMs: 60_000,
+  dataDir: './data',
+  maxQueueBytes: 1024 * MIB,
+  queueFullPolicy: 'refuse',
+  retryMinBackoffMs: 100,
+  retryMaxBackoffMs: 30_000,
+  maxBatchBytes: 4 * MIB,
 } as const;
 
 /** Thrown by {@link resolveProxyOptions} for a value out of range; the message names it. */
@@ -86,9 +137,20 @@ export function resolveProxyOptions(input: ProxyOptionsInput): ProxyOptions {
     maxRequestBytes: input.maxRequestBytes ?? PROXY_DEFAULTS.maxRequestBytes,
     maxDecompressedBytes: input.maxDecompressedBytes ?? PROXY_DEFAULTS.maxDecompressedBytes,
     maxLabelsPerSeries: input.maxLabelsPerSeries ?? PROXY_DEFAULTS.maxLabelsPerSeries,
+    otlpKeepNames: input.otlpKeepNames ?? false,
+    otlpGrpcListen: input.otlpGrpcListen,
     upstreamTimeoutMs: input.upstreamTimeoutMs ?? PROXY_DEFAULTS.upstreamTimeoutMs,
     upstreamConnections: input.upstreamConnections ?? PROXY_DEFAULTS.upstreamConnections,
     shutdownTimeoutMs: input.shutdownTimeoutMs ?? PROXY_DEFAULTS.shutdownTimeoutMs,
+    upstreams: resolveUpstreams(input),
+    dataDir: input.dataDir,
+    maxQueueBytes: input.maxQueueBytes ?? PROXY_DEFAULTS.maxQueueBytes,
+    queueFullPolicy: input.queueFullPolicy ?? PROXY_DEFAULTS.queueFullPolicy,
+    retryMinBackoffMs: input.retryMinBackoffMs ?? PROXY_DEFAULTS.retryMinBackoffMs,
+    retryMaxBackoffMs: input.retryMaxBackoffMs ?? PROXY_DEFAULTS.retryMaxBackoffMs,
+    maxBatchBytes: input.maxBatchBytes ?? PROXY_DEFAULTS.maxBatchBytes,
+    shardBySeries: input.shardBySeries ?? false,
+    shardLabels: input.shardLabels ?? [],
   };
   if (options.listenHost === '') {
     throw new ProxyOptionsError('listenHost must not be empty');
@@ -109,7 +171,58 @@ export function resolveProxyOptions(input: ProxyOptionsInput): ProxyOptions {
   checkInteger('upstreamTimeoutMs', options.upstreamTimeoutMs, 1, 24 * 3600 * 1000);
   checkInteger('upstreamConnections', options.upstreamConnections, 1, 10_000);
   checkInteger('shutdownTimeoutMs', options.shutdownTimeoutMs, 0, 24 * 3600 * 1000);
+  checkDelivery(options);
   return options;
+}
+
+function resolveUpstreams(input: ProxyOptionsInput): readonly UpstreamConfig[] {
+  if (input.upstreams !== undefined && input.upstreams.length > 0) return input.upstreams;
+  const timeoutMs = input.upstreamTimeoutMs ?? PROXY_DEFAULTS.upstreamTimeoutMs;
+  try {
+    return [upstreamFromUrl(input.upstreamUrl, timeoutMs)];
+  } catch (error) {
+    if (error instanceof UpstreamConfigError) throw new ProxyOptionsError(error.message);
+    throw error;
+  }
+}
+
+function checkDelivery(options: ProxyOptions): void {
+  if (options.dataDir === '') throw new ProxyOptionsError('dataDir must not be empty');
+  if (options.dataDir === undefined && options.upstreams.length > 1) {
+    throw new ProxyOptionsError(
+      `${options.upstreams.length} upstreams need durable delivery (a dataDir); the synchronous path forwards to one`,
+    );
+  }
+  const [first] = options.upstreams;
+  if (
+    options.dataDir === undefined &&
+    first !== undefined &&
+    !hasOnlyUrlSettings(first, options.upstreamTimeoutMs)
+  ) {
+    throw new ProxyOptionsError(
+      `upstream ${first.name} sets headers, auth, TLS or a timeout of its own, which need durable delivery (a dataDir)`,
+    );
+  }
+  if (options.queueFullPolicy !== 'refuse' && options.queueFullPolicy !== 'drop-oldest') {
+    throw new ProxyOptionsError(
+      `queueFullPolicy ${JSON.stringify(options.queueFullPolicy)} must be refuse or drop-oldest`,
+    );
+  }
+  checkInteger('maxQueueBytes', options.maxQueueBytes, 64 * 1024, Number.MAX_SAFE_INTEGER);
+  checkInteger('retryMinBackoffMs', options.retryMinBackoffMs, 1, 3600 * 1000);
+  checkInteger(
+    'retryMaxBackoffMs',
+    options.retryMaxBackoffMs,
+    options.retryMinBackoffMs,
+    3600 * 1000,
+  );
+  checkInteger('maxBatchBytes', options.maxBatchBytes, 1, 1024 * MIB);
+  if (options.shardBySeries && options.dataDir === undefined) {
+    throw new ProxyOptionsError('shardBySeries needs durable delivery (a dataDir)');
+  }
+  if (!options.shardBySeries && options.shardLabels.length > 0) {
+    throw new ProxyOptionsError('shardLabels is only used with shardBySeries');
+  }
 }
 
 function resolveUpstreamUrl(value: URL | string): URL {

@@ -164,14 +164,14 @@ describe('proxy with the empty pipeline', () => {
       /Content-Type/,
     ],
     [
-      'remote write 2.0',
+      'an unknown remote-write message type',
       () => body(HTTP_REQUESTS),
       {
         ...REMOTE_WRITE_HEADERS,
-        'content-type': 'application/x-protobuf;proto=io.prometheus.write.v2.Request',
+        'content-type': 'application/x-protobuf;proto=io.prometheus.write.v3.Request',
       },
       415,
-      /remote write 1.0/,
+      /unsupported remote-write message "io.prometheus.write.v3.Request"/,
     ],
     [
       'wrong Content-Encoding',

@@ -1,12 +1,19 @@
 import uWS from 'uWebSockets.js';
 import { Piscina } from 'piscina';
+import { type StartedAggregation, startAggregation } from '../aggregation/proxy-aggregation.js';
+import { Delivery } from '../delivery/delivery.js';
+import type { ShardResponse, ShardTask } from '../delivery/shard-task.js';
+import { type RunningOtlpGrpcServer, startOtlpGrpcListener } from '../otlp/otlp-grpc-server.js';
 import { compilePipeline } from '../pipeline/compile.js';
+import type { PipelineConfig } from '../pipeline/config.js';
 import { Forwarder } from './forwarder.js';
 import { InFlightRequests } from './in-flight.js';
-import { createIngestApp } from './ingest.js';
+import { createIngestApp, type IngestContext } from './ingest.js';
 import { logEvent, ThrottledLog } from './log.js';
 import { ProxyMetrics } from './metrics.js';
 import { type ProxyOptions, type ProxyOptionsInput, resolveProxyOptions } from './options.js';
+import { PipelineApplyError, PipelineBroadcast, sameAggregations } from './pipeline-broadcast.js';
+import { type SampledRequest, TrafficSample } from './traffic-sample.js';
 import { phoenixVersion } from './version.js';
 import type { PingResponse, ProcessResponse, WorkerSetup, WorkerTask } from './worker-protocol.js';
 
@@ -16,6 +23,15 @@ export interface RunningProxy {
   readonly port: number;
   readonly options: ProxyOptions;
   readonly metrics: ProxyMetrics;
+  /**
+   * Hot reload: makes `pipeline` (`undefined`: no rules) the one every worker runs. Each
+   * worker switches between two of its requests, so no request fails or sees a mix.
+   * Resolves once every worker runs it; rejects, keeping the running pipeline, with the
+   * `ConfigError` of a pipeline that does not compile or with a worker's reason.
+   */
+  applyPipeline(pipeline: PipelineConfig | undefined): Promise<void>;
+  /** A recent request body as received (one kept every few seconds), for live previews. */
+  recentRequest(): SampledRequest | undefined;
   /**
    * Stops accepting connections, answers the requests in flight (waiting for their
    * upstream calls, up to `shutdownTimeoutMs`), then closes the upstream connections and
@@ -35,10 +51,15 @@ export async function startProxy(input: ProxyOptionsInput): Promise<RunningProxy
   // thread starts; the workers compile their own copy.
   if (options.pipeline !== undefined) compilePipeline(options.pipeline);
 
+  const pipelineBroadcast = new PipelineBroadcast(options.pipeline, () =>
+    pool.threads.map((thread) => thread.threadId),
+  );
   const setup: WorkerSetup = {
     pipeline: options.pipeline,
     maxDecompressedBytes: options.maxDecompressedBytes,
     maxLabelsPerSeries: options.maxLabelsPerSeries,
+    otlpKeepNames: options.otlpKeepNames,
+    pipelineChannel: pipelineBroadcast.channelName,
   };
   const pool = new Piscina<WorkerTask, ProcessResponse | PingResponse>({
     filename: workerFileUrl(),
@@ -46,6 +67,9 @@ export async function startProxy(input: ProxyOptionsInput): Promise<RunningProxy
     minThreads: options.workers,
     maxThreads: options.workers,
     idleTimeout: Number.POSITIVE_INFINITY,
+    // With Atomics, an idle worker blocks in Atomics.wait and never hears the pipeline
+    // channel; without, tasks arrive as messages and updates are handled between them.
+    atomics: 'disabled',
   });
   pool.on('error', (error: unknown) => {
     logEvent('error', 'worker_error', { message: errorMessage(error) });
@@ -54,6 +78,7 @@ export async function startProxy(input: ProxyOptionsInput): Promise<RunningProxy
     await Promise.all(Array.from({ length: options.workers }, () => pool.run({ kind: 'ping' })));
   } catch (error) {
     await pool.destroy();
+    pipelineBroadcast.close();
     throw new Error(`pipeline workers failed to start: ${errorMessage(error)}`);
   }
 
@@ -62,40 +87,121 @@ export async function startProxy(input: ProxyOptionsInput): Promise<RunningProxy
     queueSize: () => pool.queueSize,
     threads: () => pool.threads.length,
   });
+  const userAgent = `phoenix/${phoenixVersion()}`;
+  let delivery: Delivery | undefined;
+  if (options.dataDir !== undefined) {
+    try {
+      delivery = await Delivery.start({
+        dataDir: options.dataDir,
+        upstreams: options.upstreams,
+        maxQueueBytes: options.maxQueueBytes,
+        queueFullPolicy: options.queueFullPolicy,
+        backoff: {
+          minBackoffMs: options.retryMinBackoffMs,
+          maxBackoffMs: options.retryMaxBackoffMs,
+        },
+        connections: options.upstreamConnections,
+        userAgent,
+        maxBatchBytes: options.maxBatchBytes,
+        queueFullRetryAfterSeconds: Math.max(1, Math.ceil(options.retryMinBackoffMs / 1000)),
+        registry: metrics.registry,
+        // Splitting parses protobuf, which the ingest thread never does: a worker does it.
+        split: options.shardBySeries
+          ? async (payload) => {
+              const copy = payload.slice();
+              const task: ShardTask = {
+                kind: 'shard',
+                payload: copy,
+                upstreamNames: options.upstreams.map((upstream) => upstream.name),
+                shardLabels: options.shardLabels,
+                maxDecompressedBytes: options.maxDecompressedBytes,
+              };
+              return (await pool.run(task, {
+                transferList: [copy.buffer],
+              })) as unknown as ShardResponse;
+            }
+          : undefined,
+      });
+    } catch (error) {
+      await pool.destroy();
+      pipelineBroadcast.close();
+      throw error;
+    }
+  }
+  // The synchronous path (no data dir): each request waits for the upstream's answer.
   const forwarder = new Forwarder({
     upstreamUrl: options.upstreamUrl,
     timeoutMs: options.upstreamTimeoutMs,
     connections: options.upstreamConnections,
-    userAgent: `phoenix/${phoenixVersion()}`,
+    userAgent,
     onAttempt: (code, seconds) => metrics.upstreamDuration.observe({ code }, seconds),
   });
+  const forward = (payload: Uint8Array) =>
+    delivery === undefined ? forwarder.send(payload) : delivery.enqueue(payload);
+  let aggregation: StartedAggregation;
+  try {
+    aggregation = await startAggregation(options, forward, metrics.registry);
+  } catch (error) {
+    await Promise.allSettled([forwarder.close(), pool.destroy(), delivery?.close()]);
+    pipelineBroadcast.close();
+    throw error;
+  }
   const inFlight = new InFlightRequests();
+  const trafficSample = new TrafficSample();
   let accepting = true;
-  const app = createIngestApp({
+  const ingestContext: IngestContext = {
     maxRequestBytes: options.maxRequestBytes,
     metrics,
     inFlight,
     errorLog: new ThrottledLog(),
-    process: async (body) =>
-      (await pool.run(
-        { kind: 'process', body },
-        { transferList: [body.buffer] },
-      )) as ProcessResponse,
-    forward: (payload) => forwarder.send(payload),
+    process: async (body, format, encoding) => {
+      trafficSample.offer(body, format, encoding);
+      return aggregation.observe(
+        (await pool.run(
+          {
+            kind: 'process',
+            body,
+            format,
+            encoding,
+            pipelineGeneration: pipelineBroadcast.generation,
+          },
+          { transferList: [body.buffer] },
+        )) as ProcessResponse,
+      );
+    },
+    forward,
     isAccepting: () => accepting,
-  });
+  };
+  const app = createIngestApp(ingestContext);
 
   let listenSocket: uWS.us_listen_socket;
+  let otlpGrpc: RunningOtlpGrpcServer | undefined;
+  let otlpGrpcState = 'off';
   try {
+    otlpGrpc = await startOtlpGrpcListener(ingestContext, options.otlpGrpcListen, (reason) => {
+      otlpGrpcState = reason;
+    });
     listenSocket = await listen(app, options.listenHost, options.listenPort);
   } catch (error) {
-    await Promise.allSettled([forwarder.close(), pool.destroy()]);
+    await Promise.allSettled([
+      otlpGrpc?.close(),
+      aggregation.close(),
+      forwarder.close(),
+      pool.destroy(),
+      delivery?.close(),
+    ]);
+    pipelineBroadcast.close();
     throw error;
   }
   const port = uWS.us_socket_local_port(listenSocket);
   logEvent('info', 'proxy_started', {
     listen: `${options.listenHost}:${port}`,
     upstream: redactedUrl(options.upstreamUrl),
+    upstreams: options.upstreams.map((upstream) => upstream.name),
+    delivery: delivery === undefined ? 'sync' : 'durable',
+    dataDir: options.dataDir,
+    otlpGrpc:
+      otlpGrpc === undefined ? otlpGrpcState : `${options.otlpGrpcListen?.host}:${otlpGrpc.port}`,
     workers: options.workers,
     rules: options.pipeline === undefined ? 0 : compilePipeline(options.pipeline).ruleCount,
   });
@@ -104,10 +210,17 @@ export async function startProxy(input: ProxyOptionsInput): Promise<RunningProxy
   const close = async () => {
     accepting = false;
     uWS.us_listen_socket_close(listenSocket);
+    const otlpGrpcClosed = otlpGrpc?.close();
     const inFlightAtStart = inFlight.count;
     const drained = await inFlight.drained(options.shutdownTimeoutMs);
+    await aggregation.close();
     await forwarder.close();
+    // Appends of answered requests are on disk already; this stops the senders after
+    // their attempt in progress and keeps what is undelivered for the next start.
+    await delivery?.close();
+    await otlpGrpcClosed;
     await pool.destroy();
+    pipelineBroadcast.close();
     // Drops the idle keep-alive connections too; the native app has `close()` although
     // the bundled type declarations do not list it.
     (app as uWS.TemplatedApp & { close?: () => void }).close?.();
@@ -120,6 +233,15 @@ export async function startProxy(input: ProxyOptionsInput): Promise<RunningProxy
     port,
     options,
     metrics,
+    recentRequest: () => trafficSample.latest(),
+    applyPipeline: async (pipeline) => {
+      if (!sameAggregations(options.pipeline, pipeline)) {
+        throw new PipelineApplyError(
+          'aggregation rules differ from the ones this proxy started with; they take effect on restart',
+        );
+      }
+      await pipelineBroadcast.apply(pipeline);
+    },
     close: () => {
       closing ??= close();
       return closing;

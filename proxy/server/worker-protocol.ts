@@ -3,8 +3,10 @@
  * here crosses a thread boundary by structured clone, so it holds plain data only; byte
  * buffers are transferred, never copied.
  */
+import type { ShardTask } from '../delivery/shard-task.js';
 import type { PipelineConfig } from '../pipeline/config.js';
 import type { PipelineErrorCode, PipelineStats } from '../pipeline/contracts.js';
+import type { BodyEncoding, ConversionOutcome, IngestFormat } from '../wire/ingest-format.js';
 
 /** Given to every worker once, as piscina `workerData`. */
 export interface WorkerSetup {
@@ -17,6 +19,13 @@ export interface WorkerSetup {
   readonly maxDecompressedBytes: number;
   /** See `ProxyOptions.maxLabelsPerSeries`. */
   readonly maxLabelsPerSeries: number;
+  /** See `ProxyOptions.otlpKeepNames`; default false. */
+  readonly otlpKeepNames?: boolean;
+  /**
+   * Name of the `BroadcastChannel` that carries pipeline updates (hot reload) between the
+   * ingest thread and every worker; see {@link PipelineChannelMessage}.
+   */
+  readonly pipelineChannel: string;
 }
 
 /** Run one remote-write body through the pipeline. */
@@ -24,6 +33,15 @@ export interface ProcessTask {
   readonly kind: 'process';
   /** The request body as received (snappy-compressed). Its buffer is transferred. */
   readonly body: Uint8Array<ArrayBuffer>;
+  /** The body's wire format; other formats are converted to 1.0 first. Default `rw1`. */
+  readonly format?: IngestFormat | undefined;
+  /** How a non-1.0 body is compressed. Default: snappy for remote write, none for OTLP. */
+  readonly encoding?: BodyEncoding | undefined;
+  /**
+   * The pipeline generation every worker had acknowledged when the task was sent; a worker
+   * still on an older one (started after the update) catches up before running the task.
+   */
+  readonly pipelineGeneration?: number;
 }
 
 /** Answered once the worker's engine is loaded: used to tell when the pool is ready. */
@@ -31,7 +49,8 @@ export interface PingTask {
   readonly kind: 'ping';
 }
 
-export type WorkerTask = ProcessTask | PingTask;
+/** `ShardTask` (`--shard-by-series`) is defined beside the sharder it runs. */
+export type WorkerTask = ProcessTask | PingTask | ShardTask;
 
 /** The pipeline accepted the request. */
 export interface ProcessSuccess {
@@ -46,6 +65,13 @@ export interface ProcessSuccess {
   readonly stats: PipelineStats;
   /** Series each rule changed or dropped, indexed like the pipeline's rules. */
   readonly ruleHits: Uint32Array;
+  /** For a body converted from another format: what the sender's answer reports. */
+  readonly conversion?: ConversionOutcome;
+  /**
+   * The pipeline's whole output when aggregation rules with `keep_input: false` removed
+   * their series from `payload`: what the aggregation consumes. Transferred.
+   */
+  readonly aggregationInput?: Uint8Array;
 }
 
 /**
@@ -71,3 +97,34 @@ export interface PingResponse {
   /** Worker thread id, so a caller can tell workers apart. */
   readonly threadId: number;
 }
+
+/**
+ * A new pipeline for every worker, broadcast by the ingest thread. Generations count up
+ * from 0 (the pipeline of `WorkerSetup`); a worker ignores one it has already handled.
+ */
+export interface PipelineUpdateMessage {
+  readonly kind: 'pipeline';
+  readonly generation: number;
+  /** Compiled by each worker itself; `undefined` is the empty pipeline. */
+  readonly pipeline: PipelineConfig | undefined;
+}
+
+/** A worker switched to a generation, or (with `error`) kept its pipeline. */
+export interface PipelineAppliedMessage {
+  readonly kind: 'pipeline-applied';
+  readonly threadId: number;
+  readonly generation: number;
+  readonly error?: string;
+}
+
+/** A worker asks for the newest update: it is at `generation` and may have missed some. */
+export interface PipelineWantedMessage {
+  readonly kind: 'pipeline-wanted';
+  readonly threadId: number;
+  readonly generation: number;
+}
+
+export type PipelineChannelMessage =
+  | PipelineUpdateMessage
+  | PipelineAppliedMessage
+  | PipelineWantedMessage;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkWriteHeaders, parseContentLength } from './write-headers.js';
+import { checkWriteHeaders, parseContentLength, remoteWriteVersion } from './write-headers.js';
 
 describe('checkWriteHeaders', () => {
   const cases: Array<[string, string, string, string | undefined]> = [
@@ -21,6 +21,12 @@ describe('checkWriteHeaders', () => {
       'remote write 2.0',
       'application/x-protobuf;proto=io.prometheus.write.v2.Request',
       'snappy',
+      undefined,
+    ],
+    [
+      'an unknown message type',
+      'application/x-protobuf;proto=io.prometheus.write.v3.Request',
+      'snappy',
       'unsupported_media_type',
     ],
     ['json', 'application/json', 'snappy', 'unsupported_media_type'],
@@ -35,6 +41,17 @@ describe('checkWriteHeaders', () => {
       if (error !== undefined) expect(error.status).toBe(415);
     });
   }
+});
+
+describe('remoteWriteVersion', () => {
+  it.each([
+    ['', 'rw1'],
+    ['application/x-protobuf', 'rw1'],
+    ['application/x-protobuf;proto=prometheus.WriteRequest', 'rw1'],
+    ['application/x-protobuf; proto="io.prometheus.write.v2.Request"', 'rw2'],
+  ])('%j → %s', (contentType, version) => {
+    expect(remoteWriteVersion(contentType)).toBe(version);
+  });
 });
 
 describe('parseContentLength', () => {

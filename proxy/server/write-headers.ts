@@ -1,15 +1,25 @@
 import { IngestError } from './ingest-error.js';
 
-/** The one protobuf message this proxy accepts for now: remote write 1.0. */
+/** The protobuf messages of remote write 1.0 and 2.0, as the `proto` parameter names them. */
 const REMOTE_WRITE_V1_PROTO = 'prometheus.WriteRequest';
+const REMOTE_WRITE_V2_PROTO = 'io.prometheus.write.v2.Request';
+
+/**
+ * Which remote-write version a `Content-Type` names: 2.0 for
+ * `proto=io.prometheus.write.v2.Request`, else 1.0. Call after {@link checkWriteHeaders}
+ * accepted the headers.
+ */
+export function remoteWriteVersion(contentType: string): 'rw1' | 'rw2' {
+  return protoParameter(contentType) === REMOTE_WRITE_V2_PROTO ? 'rw2' : 'rw1';
+}
 
 /**
  * Checks the headers of `POST /api/v1/write` before any of the body is read. Returns the
  * error to answer, or `undefined` when the request may proceed.
  *
  * - `Content-Type` must be `application/x-protobuf`; a `proto` parameter, when present,
- *   must name `prometheus.WriteRequest` (remote write 1.0). Remote write 2.0
- *   (`io.prometheus.write.v2.Request`) and every other type get 415, which the spec makes
+ *   must name `prometheus.WriteRequest` (remote write 1.0) or
+ *   `io.prometheus.write.v2.Request` (2.0). Every other type gets 415, which the spec makes
  *   the answer for an unsupported message type.
  * - `Content-Encoding` must be `snappy`; anything else gets 415.
  * - A missing header of either kind is taken as the remote-write 1.0 value, as
@@ -36,26 +46,31 @@ export function checkWriteHeaders(
 
 function checkContentType(contentType: string): IngestError | undefined {
   if (contentType.trim() === '') return undefined;
-  const [mediaType = '', ...parameters] = contentType.split(';');
+  const [mediaType = ''] = contentType.split(';');
   if (mediaType.trim().toLowerCase() !== 'application/x-protobuf') {
     return new IngestError(
       'unsupported_media_type',
       `unsupported Content-Type ${JSON.stringify(contentType)}: expected application/x-protobuf`,
     );
   }
+  const proto = protoParameter(contentType);
+  if (proto !== undefined && proto !== REMOTE_WRITE_V1_PROTO && proto !== REMOTE_WRITE_V2_PROTO) {
+    return new IngestError(
+      'unsupported_media_type',
+      `unsupported remote-write message ${JSON.stringify(proto)}: this proxy accepts ` +
+        `proto=${REMOTE_WRITE_V1_PROTO} (1.0) and proto=${REMOTE_WRITE_V2_PROTO} (2.0)`,
+    );
+  }
+  return undefined;
+}
+
+function protoParameter(contentType: string): string | undefined {
+  const [, ...parameters] = contentType.split(';');
   for (const parameter of parameters) {
     const separator = parameter.indexOf('=');
     if (separator < 0) continue;
     const name = parameter.slice(0, separator).trim().toLowerCase();
-    if (name !== 'proto') continue;
-    const proto = unquote(parameter.slice(separator + 1).trim());
-    if (proto !== REMOTE_WRITE_V1_PROTO) {
-      return new IngestError(
-        'unsupported_media_type',
-        `unsupported remote-write message ${JSON.stringify(proto)}: this proxy accepts ` +
-          `remote write 1.0 (proto=${REMOTE_WRITE_V1_PROTO}) only`,
-      );
-    }
+    if (name === 'proto') return unquote(parameter.slice(separator + 1).trim());
   }
   return undefined;
 }

@@ -17,6 +17,13 @@ export interface PhoenixOptions {
   workers?: number;
   /** How long to wait for `/readyz`; default 30 000 ms. */
   readyTimeoutMs?: number;
+  /**
+   * `--data-dir` of the durable queues; default a fresh folder deleted by `stop()`. Pass
+   * one to restart a proxy on the queues an earlier one left.
+   */
+  dataDir?: string;
+  /** More flags, appended as given (e.g. `--queue-full-policy`, a second `--upstream`). */
+  extraArgs?: readonly string[];
 }
 
 /** A `phoenix proxy` child process on the loopback. */
@@ -60,6 +67,9 @@ export async function startPhoenix(options: PhoenixOptions): Promise<RunningPhoe
       '--workers',
       String(options.workers ?? 1),
       ...configArgs,
+      '--data-dir',
+      options.dataDir ?? join(workDir, 'data'),
+      ...(options.extraArgs ?? []),
     ];
     const process = startProcess('phoenix proxy', binary, args, { cwd: REPO_DIR });
     let url = '';

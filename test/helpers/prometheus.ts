@@ -20,6 +20,8 @@ export interface PrometheusOptions {
   config: Record<string, unknown>;
   /** Accept remote write on `/api/v1/write` (`--web.enable-remote-write-receiver`). */
   remoteWriteReceiver?: boolean;
+  /** More flags, e.g. `--enable-feature=native-histograms` to receive native histograms. */
+  extraArgs?: readonly string[];
   /** How long to wait for `/-/ready`; default 30 000 ms. */
   readyTimeoutMs?: number;
 }
@@ -68,6 +70,7 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Runni
         `--web.listen-address=${LOOPBACK_HOST}:${port}`,
       ];
       if (options.remoteWriteReceiver === true) args.push('--web.enable-remote-write-receiver');
+      args.push(...(options.extraArgs ?? []));
       const process = startProcess(`prometheus ${options.name}`, binary, args, { cwd: workDir });
       const url = `http://${LOOPBACK_HOST}:${port}`;
       try {

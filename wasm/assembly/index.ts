@@ -68,6 +68,33 @@ export {
   STATUS_OK,
   STATUS_UNCHANGED,
 } from './abi';
+export {
+  AGG_STAT_CLASSIFY_CALLS,
+  AGG_STAT_DUPLICATE,
+  AGG_STAT_GROUPS,
+  AGG_STAT_LATE,
+  AGG_STAT_NAN,
+  AGG_STAT_SAMPLES,
+  AGG_STAT_SERIES_EXPIRED,
+  AGG_STAT_SERIES_TRACKED,
+  AGG_STAT_STALE_MARKERS,
+  AGG_STAT_STATE_BYTES,
+  AGG_STATS_COUNT,
+  OP_CLASSIFY,
+} from './aggregate-abi';
+export {
+  aggregateConfigure,
+  aggregateFlush,
+  aggregateOutputLen,
+  aggregateOutputPtr,
+  aggregateRemoteWrite,
+  aggregateRestore,
+  aggregateSetRule,
+  aggregateSnapshot,
+  aggregateSnapshotPtr,
+  aggregateStatsPtr,
+  aggregateWindowStart,
+} from './aggregate-exports';
 export { outputLen, outputPtr, processRemoteWrite, setLimits, statsPtr } from './remote-write';
 
 /** Grows the input buffer to at least `len` bytes; the host copies the request body there. */
