@@ -5,11 +5,12 @@
  * and HTTP endpoints.
  */
 
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { type LoggedChild, spawnLogged } from './logged-child.js';
 import { peerBinary, phoenixBinary, repoDir } from './peers.js';
 
 export const TARGET_KINDS = ['phoenix', 'vmagent'] as const;
@@ -80,7 +81,7 @@ async function startPhoenix(options: TargetOptions): Promise<TargetProcess> {
     args.push('--config', configPath);
   }
   args.push(...(options.phoenixArgs ?? []));
-  const child = spawnLogged(process.execPath, args);
+  const child = spawnLogged(process.execPath, args, { cwd: repoDir(), maxLogChars: MAX_LOG_CHARS });
   let baseUrl = '';
   await waitReady(child, options.readyTimeoutMs, async () => {
     if (baseUrl === '') {
@@ -106,7 +107,10 @@ async function startVmagent(options: TargetOptions): Promise<TargetProcess> {
     await writeFile(configPath, stringify(options.relabelConfigs));
     args.push(`-remoteWrite.urlRelabelConfig=${configPath}`);
   }
-  const child = spawnLogged(options.vmagentBinary ?? peerBinary('vmagent'), args);
+  const child = spawnLogged(options.vmagentBinary ?? peerBinary('vmagent'), args, {
+    cwd: repoDir(),
+    maxLogChars: MAX_LOG_CHARS,
+  });
   const baseUrl = `http://127.0.0.1:${port}`;
   await waitReady(child, options.readyTimeoutMs, () => httpOk(`${baseUrl}/health`));
   return target('vmagent', child, `${baseUrl}/api/v1/write`);
@@ -120,36 +124,6 @@ function phoenixProxyFlags(): string {
     encoding: 'utf8',
   });
   return proxyHelp;
-}
-
-interface LoggedChild {
-  readonly child: ChildProcess;
-  log(): string;
-  readonly exited: Promise<void>;
-  exitStatus(): string | undefined;
-}
-
-function spawnLogged(command: string, args: string[]): LoggedChild {
-  const child = spawn(command, args, { cwd: repoDir(), stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  let status: string | undefined;
-  const append = (chunk: Buffer): void => {
-    output += chunk.toString('utf8');
-    if (output.length > MAX_LOG_CHARS) output = output.slice(-MAX_LOG_CHARS);
-  };
-  child.stdout?.on('data', append);
-  child.stderr?.on('data', append);
-  const exited = new Promise<void>((resolve) => {
-    child.once('exit', (code, signal) => {
-      status = code === null ? String(signal) : String(code);
-      resolve();
-    });
-    child.once('error', (error) => {
-      status = `spawn error: ${error.message}`;
-      resolve();
-    });
-  });
-  return { child, log: () => output, exited, exitStatus: () => status };
 }
 
 async function waitReady(
@@ -180,13 +154,7 @@ function target(kind: TargetKind, logged: LoggedChild, remoteWriteUrl: string): 
     pid,
     remoteWriteUrl,
     log: logged.log,
-    async stop(graceMs = 10_000) {
-      if (logged.exitStatus() !== undefined) return;
-      logged.child.kill('SIGTERM');
-      const timer = setTimeout(() => logged.child.kill('SIGKILL'), graceMs);
-      await logged.exited;
-      clearTimeout(timer);
-    },
+    stop: (graceMs = 10_000) => logged.stop(graceMs),
   };
 }
 

@@ -7,6 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import asc from 'assemblyscript/asc';
+import { type WasmModule, wasmApi } from '../proxy/pipeline/wasm-module.js';
 import { repoDir } from './peers.js';
 
 /** The codec's exports (see `wasm/test/snappy-entry.ts`). */
@@ -19,12 +20,6 @@ interface SnappyExports {
   snappyMaxCompressedLength(n: number): number;
   snappyCompress(src: number, srcLen: number, dst: number): number;
 }
-
-interface WasmApi {
-  Instance: new (module: object, imports: object) => { readonly exports: object };
-  compile(bytes: Uint8Array): Promise<object>;
-}
-const wasmApi = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
 /** Compress and decompress with one buffer pair placed once in the module's memory. */
 export interface WasmSnappy {
@@ -51,10 +46,10 @@ async function releaseArgs(): Promise<string[]> {
   return args;
 }
 
-let compiledModule: Promise<object> | undefined;
+let compiledModule: Promise<WasmModule> | undefined;
 
 /** Compiles the codec once per process. */
-function compileCodec(): Promise<object> {
+function compileCodec(): Promise<WasmModule> {
   compiledModule ??= (async () => {
     const entry = resolve(repoDir(), 'wasm', 'test', 'snappy-entry.ts');
     let binary: Uint8Array | undefined;

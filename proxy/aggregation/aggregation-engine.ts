@@ -4,10 +4,9 @@
  * with the relabeled requests, flushed per rule, snapshotted and restored.
  */
 import { readFile } from 'node:fs/promises';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type { AggregationRule } from '../pipeline/aggregation-config.js';
+import { AGGREGATION_OUTPUTS, type AggregationRule } from '../pipeline/aggregation-config.js';
 import * as abi from '../pipeline/wasm-abi.js';
+import { defaultWasmPath, type WasmModule, wasmApi } from '../pipeline/wasm-module.js';
 
 import { decodeSeriesLabels, writeClassification } from './classify.js';
 
@@ -34,15 +33,6 @@ export interface AggregationStats {
   /** Input series classified by the host (first sight, or after expiry). */
   classifyCalls: number;
 }
-
-interface WasmModule {
-  readonly __brand: 'WebAssembly.Module';
-}
-interface WasmApi {
-  compile(bytes: Uint8Array): Promise<WasmModule>;
-  Instance: new (module: WasmModule, imports: object) => { readonly exports: object };
-}
-const wasmApi = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
 interface AggregationExports {
   memory: { readonly buffer: ArrayBuffer };
@@ -79,36 +69,15 @@ export interface AggregationEngineOptions {
   readonly maxDecompressedBytes?: number;
 }
 
-function defaultWasmPath(): string {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  const twoUp = path.resolve(here, '..', '..');
-  const distDir = path.basename(twoUp) === 'dist' ? twoUp : path.join(twoUp, 'dist');
-  return path.join(distDir, 'wasm', 'phoenix.wasm');
-}
-
-const OUTPUT_KIND_BITS: Record<string, number> = {};
-[
-  'total',
-  'total_prometheus',
-  'increase',
-  'increase_prometheus',
-  'sum_samples',
-  'count_samples',
-  'count_series',
-  'last',
-  'min',
-  'max',
-  'avg',
-  'rate_sum',
-  'rate_avg',
-  'histogram_bucket',
-].forEach((name, kind) => {
-  OUTPUT_KIND_BITS[name] = 1 << kind;
-});
-
-/** The output mask of a rule (bit `1 << kind` per output). */
+/**
+ * The output mask of a rule: bit `1 << kind` per output, the kind being the output's index
+ * in {@link AGGREGATION_OUTPUTS} (the module's `OUT_*` order).
+ */
 export function outputMask(rule: AggregationRule): number {
-  return rule.outputs.reduce((mask, output) => mask | (OUTPUT_KIND_BITS[output] ?? 0), 0);
+  return rule.outputs.reduce((mask, output) => {
+    const kind = AGGREGATION_OUTPUTS.indexOf(output);
+    return kind < 0 ? mask : mask | (1 << kind);
+  }, 0);
 }
 
 /** Aggregation state in one WebAssembly instance. Not thread-safe: one owner. */

@@ -4,7 +4,7 @@ import type { BenchOptions } from '../../bench/e2e.js';
 import { peerBinary } from '../../bench/peers.js';
 import { buildReport, formatReport, machineInfo } from '../../bench/report.js';
 import { SCENARIO_NAMES, type ScenarioName } from '../../bench/scenarios.js';
-import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
+import { EXIT_FAILURE, EXIT_OK, reportUsageError } from './exit-codes.js';
 import { FlagValueError, parseCount, parseDuration, parseListenAddress } from './flag-values.js';
 import type { Command } from './main.js';
 
@@ -94,8 +94,7 @@ async function runBench(args: string[]): Promise<number> {
     options = benchOptions(values);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    process.stderr.write(`phoenix bench: ${message}\n\nRun \`phoenix bench --help\` for usage.\n`);
-    return EXIT_USAGE;
+    return reportUsageError('bench', message);
   }
   try {
     const machine = machineInfo(options.vsVmagent ? options.vmagentBinary : undefined);

@@ -10,9 +10,10 @@ import {
   type TokenSet,
 } from '../../control-plane/index.js';
 import { logEvent } from '../server/log.js';
-import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
+import { EXIT_FAILURE, EXIT_OK, reportUsageError } from './exit-codes.js';
 import { FlagValueError, parseListenAddress } from './flag-values.js';
 import type { Command } from './main.js';
+import { waitForSignal } from './shutdown-signal.js';
 
 const DEFAULT_LISTEN = `${CONTROL_PLANE_DEFAULTS.listenHost}:${CONTROL_PLANE_DEFAULTS.listenPort}`;
 
@@ -103,31 +104,10 @@ async function runControlPlane(args: string[]): Promise<number> {
   return waitForSignal(running);
 }
 
-/** Resolves with the exit status once SIGTERM or SIGINT closed `running`. */
-export function waitForSignal(running: { close(): Promise<void> }): Promise<number> {
-  return new Promise((resolve) => {
-    const onSignal = (signal: NodeJS.Signals) => {
-      logEvent('info', 'shutdown_started', { signal });
-      running.close().then(
-        () => resolve(EXIT_OK),
-        (error: unknown) => {
-          logEvent('error', 'shutdown_failed', { message: String(error) });
-          resolve(EXIT_FAILURE);
-        },
-      );
-    };
-    process.once('SIGTERM', onSignal);
-    process.once('SIGINT', onSignal);
-  });
-}
-
 function parseFlags(args: string[]) {
   return parseArgs({ args, options: FLAGS, strict: true, allowPositionals: false }).values;
 }
 
 function usageError(message: string): number {
-  process.stderr.write(
-    `phoenix control-plane: ${message}\n\nRun \`phoenix control-plane --help\` for usage.\n`,
-  );
-  return EXIT_USAGE;
+  return reportUsageError('control-plane', message);
 }

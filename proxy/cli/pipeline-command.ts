@@ -16,7 +16,7 @@ import {
   type ControlClientContext,
   controlClientContext,
 } from './control-client-flags.js';
-import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, reportUsageError } from './exit-codes.js';
 import type { Command } from './main.js';
 import { type CommandIo, formatData, formatTable, processIo } from './output-format.js';
 
@@ -318,6 +318,5 @@ function previewText(preview: PreviewPipelineResponse): string {
 }
 
 function usageError(io: CommandIo, message: string): number {
-  io.stderr(`phoenix pipeline: ${message}\n\nRun \`phoenix pipeline --help\` for usage.\n`);
-  return EXIT_USAGE;
+  return reportUsageError('pipeline', message, io.stderr);
 }

@@ -9,7 +9,7 @@ import {
   type ControlClientContext,
   controlClientContext,
 } from './control-client-flags.js';
-import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
+import { EXIT_FAILURE, EXIT_OK, reportUsageError } from './exit-codes.js';
 import type { Command } from './main.js';
 import { type CommandIo, formatData, formatTable, processIo } from './output-format.js';
 
@@ -97,6 +97,5 @@ export async function runProxiesCommand(args: string[], io: CommandIo): Promise<
 }
 
 function usageError(io: CommandIo, message: string): number {
-  io.stderr(`phoenix proxies: ${message}\n\nRun \`phoenix proxies --help\` for usage.\n`);
-  return EXIT_USAGE;
+  return reportUsageError('proxies', message, io.stderr);
 }

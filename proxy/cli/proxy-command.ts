@@ -11,10 +11,9 @@ import {
 import type { PipelineConfig } from '../pipeline/config.js';
 import { ConfigError } from '../pipeline/config-error.js';
 import { parsePipelineConfig } from '../pipeline/load.js';
-import { logEvent } from '../server/log.js';
 import { PROXY_DEFAULTS, ProxyOptionsError } from '../server/options.js';
 import { startProxy } from '../server/proxy.js';
-import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
+import { EXIT_FAILURE, EXIT_OK, reportUsageError } from './exit-codes.js';
 import {
   FlagValueError,
   parseByteSize,
@@ -24,6 +23,7 @@ import {
 } from './flag-values.js';
 import type { Command } from './main.js';
 import { DEFAULT_OTLP_GRPC_LISTEN, parseOtlpGrpcListen } from './otlp-flags.js';
+import { waitForSignal } from './shutdown-signal.js';
 
 const DEFAULT_LISTEN = `${PROXY_DEFAULTS.listenHost}:${PROXY_DEFAULTS.listenPort}`;
 
@@ -202,42 +202,20 @@ async function runProxy(args: string[]): Promise<number> {
     process.stderr.write(`phoenix proxy: ${message}\n`);
     return EXIT_FAILURE;
   }
-  if (control === undefined) return waitForShutdown(running);
+  if (control === undefined) return waitForSignal(running, 'force-exit');
   control.attach(running);
   const proxy = running;
   const sync = control;
-  return waitForShutdown({
-    ...proxy,
-    close: async () => {
-      await sync.close();
-      await proxy.close();
+  return waitForSignal(
+    {
+      ...proxy,
+      close: async () => {
+        await sync.close();
+        await proxy.close();
+      },
     },
-  });
-}
-
-/** Resolves once a signal asked for shutdown and the proxy finished it. */
-function waitForShutdown(running: Awaited<ReturnType<typeof startProxy>>): Promise<number> {
-  return new Promise((resolve) => {
-    let signalled = false;
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (signalled) {
-        // A second signal means "now": in-flight requests are abandoned (senders retry).
-        logEvent('warn', 'shutdown_forced', { signal });
-        process.exit(EXIT_FAILURE);
-      }
-      signalled = true;
-      logEvent('info', 'shutdown_started', { signal });
-      running.close().then(
-        () => resolve(EXIT_OK),
-        (error: unknown) => {
-          logEvent('error', 'shutdown_failed', { message: String(error) });
-          resolve(EXIT_FAILURE);
-        },
-      );
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-  });
+    'force-exit',
+  );
 }
 
 function parseFlags(args: string[]) {
@@ -298,6 +276,5 @@ function parseQueueFullPolicy(text: string): 'refuse' | 'drop-oldest' {
 }
 
 function usageError(message: string): number {
-  process.stderr.write(`phoenix proxy: ${message}\n\nRun \`phoenix proxy --help\` for usage.\n`);
-  return EXIT_USAGE;
+  return reportUsageError('proxy', message);
 }

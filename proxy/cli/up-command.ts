@@ -12,10 +12,10 @@ import { connectControlPlane, type ProxyControl } from '../control/index.js';
 import { logEvent } from '../server/log.js';
 import { PROXY_DEFAULTS } from '../server/options.js';
 import { type RunningProxy, startProxy } from '../server/proxy.js';
-import { waitForSignal } from './control-plane-command.js';
-import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
+import { EXIT_FAILURE, EXIT_OK, reportUsageError } from './exit-codes.js';
 import { FlagValueError, parseCount, parseListenAddress } from './flag-values.js';
 import type { Command } from './main.js';
+import { waitForSignal } from './shutdown-signal.js';
 
 const DEFAULT_SINK_LISTEN = '127.0.0.1:9093';
 
@@ -179,6 +179,5 @@ function parseFlags(args: string[]) {
 }
 
 function usageError(message: string): number {
-  process.stderr.write(`phoenix up: ${message}\n\nRun \`phoenix up --help\` for usage.\n`);
-  return EXIT_USAGE;
+  return reportUsageError('up', message);
 }

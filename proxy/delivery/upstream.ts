@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Pool } from 'undici';
 import { parse as parseYaml } from 'yaml';
 import { type AttemptVerdict, parseRetryAfterMs, verdictForStatus } from './retry.js';
+import { describeNetworkError, readUpstreamReason } from './upstream-reason.js';
 
 /** One upstream a proxy delivers to, fully resolved. */
 export interface UpstreamConfig {
@@ -146,9 +147,6 @@ export interface AttemptOutcome {
   readonly durationSeconds: number;
 }
 
-/** How much of an upstream's error body is kept as its reason, in bytes. */
-const REASON_MAX_BYTES = 512;
-
 /** Sends remote-write payloads to one upstream over keep-alive connections. */
 export class UpstreamClient {
   readonly #config: UpstreamConfig;
@@ -215,7 +213,7 @@ export class UpstreamClient {
       return {
         verdict,
         code: String(status),
-        reason: await readReason(response.body),
+        reason: await readUpstreamReason(response.body),
         retryAfterMs: parseRetryAfterMs(Array.isArray(retryAfter) ? retryAfter[0] : retryAfter),
         durationSeconds: seconds(),
       };
@@ -237,30 +235,6 @@ export class UpstreamClient {
   async close(): Promise<void> {
     await this.#pool.close();
   }
-}
-
-async function readReason(body: AsyncIterable<Uint8Array>): Promise<string> {
-  const chunks: Uint8Array[] = [];
-  let keptBytes = 0;
-  let seenBytes = 0;
-  for await (const chunk of body) {
-    if (keptBytes < REASON_MAX_BYTES) {
-      const kept = chunk.subarray(0, REASON_MAX_BYTES - keptBytes);
-      chunks.push(kept);
-      keptBytes += kept.byteLength;
-    }
-    seenBytes += chunk.byteLength;
-    if (seenBytes > 64 * 1024) break;
-  }
-  const text = new TextDecoder().decode(Buffer.concat(chunks)).trim();
-  return text === '' ? '(empty body)' : text;
-}
-
-function describeNetworkError(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const code = (error as { code?: unknown }).code;
-  const cause = error.cause instanceof Error ? `: ${error.cause.message}` : '';
-  return typeof code === 'string' ? `${code} ${error.message}${cause}` : `${error.message}${cause}`;
 }
 
 function checkedUrl(value: URL | string, where: string): URL {

@@ -6,8 +6,6 @@
  */
 
 import { readFile } from 'node:fs/promises';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type {
   CompiledPipeline,
   PipelineErrorCode,
@@ -15,6 +13,7 @@ import type {
   ProcessResult,
 } from './contracts.js';
 import * as abi from './wasm-abi.js';
+import { defaultWasmPath, type WasmModule, wasmApi } from './wasm-module.js';
 
 /** Options of {@link PipelineEngine.load}. */
 export interface EngineOptions {
@@ -45,19 +44,6 @@ export class PipelineError extends Error {
   }
 }
 
-/**
- * The slice of the WebAssembly JS API the engine uses. The project compiles against the
- * ES and Node.js libs only (no DOM lib), which do not declare the `WebAssembly` global.
- */
-interface WasmModule {
-  readonly __brand: 'WebAssembly.Module';
-}
-interface WasmApi {
-  compile(bytes: Uint8Array): Promise<WasmModule>;
-  Instance: new (module: WasmModule, imports: object) => { readonly exports: object };
-}
-const wasmApi = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
-
 /** The module's exports, as described in `wasm/ABI.md`. */
 interface ModuleExports {
   memory: { readonly buffer: ArrayBuffer };
@@ -83,14 +69,6 @@ interface ResolvedOptions {
   wasmPath: string;
   maxDecompressedBytes: number;
   maxLabelsPerSeries: number;
-}
-
-/** The default module path: `<repo>/dist/wasm/phoenix.wasm` from `proxy/pipeline` or `dist/proxy/pipeline`. */
-function defaultWasmPath(): string {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  const twoUp = path.resolve(here, '..', '..');
-  const distDir = path.basename(twoUp) === 'dist' ? twoUp : path.join(twoUp, 'dist');
-  return path.join(distDir, 'wasm', 'phoenix.wasm');
 }
 
 function checkLimit(name: string, value: number, max: number): number {

@@ -1,8 +1,9 @@
 import { Pool } from 'undici';
+import { describeNetworkError, readUpstreamReason } from '../delivery/upstream-reason.js';
 import { IngestError } from './ingest-error.js';
 
 /** How much of an upstream's error body is quoted back to the sender, in bytes. */
-export const UPSTREAM_REASON_MAX_BYTES = 512;
+export { UPSTREAM_REASON_MAX_BYTES } from '../delivery/upstream-reason.js';
 
 /** Options of {@link Forwarder}. */
 export interface ForwarderOptions {
@@ -78,7 +79,7 @@ export class Forwarder {
         await response.body.dump();
         return;
       }
-      const reason = await readReason(response.body);
+      const reason = await readUpstreamReason(response.body);
       if (status === 429) {
         const retryAfter = response.headers['retry-after'];
         throw new IngestError(
@@ -103,7 +104,7 @@ export class Forwarder {
           `upstream did not answer within ${this.#options.timeoutMs} ms`,
         );
       }
-      const message = error instanceof Error ? describeNetworkError(error) : String(error);
+      const message = describeNetworkError(error);
       throw new IngestError('upstream_unreachable', `upstream unreachable: ${message}`);
     } finally {
       this.#options.onAttempt?.(outcome, (performance.now() - startedAt) / 1000);
@@ -114,33 +115,4 @@ export class Forwarder {
   async close(): Promise<void> {
     await this.#pool.close();
   }
-}
-
-/**
- * Reads the start of an error body as text. The rest is read and discarded so the
- * connection can be reused, up to a bound past which the connection is dropped instead.
- */
-async function readReason(body: AsyncIterable<Uint8Array>): Promise<string> {
-  const discardLimitBytes = 64 * 1024;
-  const chunks: Uint8Array[] = [];
-  let keptBytes = 0;
-  let seenBytes = 0;
-  for await (const chunk of body) {
-    if (keptBytes < UPSTREAM_REASON_MAX_BYTES) {
-      const kept = chunk.subarray(0, UPSTREAM_REASON_MAX_BYTES - keptBytes);
-      chunks.push(kept);
-      keptBytes += kept.byteLength;
-    }
-    seenBytes += chunk.byteLength;
-    if (seenBytes > discardLimitBytes) break;
-  }
-  const text = new TextDecoder().decode(Buffer.concat(chunks)).trim();
-  return text === '' ? '(empty body)' : text;
-}
-
-/** Node's connection errors carry the useful part (`ECONNREFUSED 127.0.0.1:9`) in `code`. */
-function describeNetworkError(error: Error): string {
-  const code = (error as { code?: unknown }).code;
-  const cause = error.cause instanceof Error ? `: ${error.cause.message}` : '';
-  return typeof code === 'string' ? `${code} ${error.message}${cause}` : `${error.message}${cause}`;
 }

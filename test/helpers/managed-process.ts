@@ -1,4 +1,5 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { spawnLogged } from '../../bench/logged-child.js';
 import { PollAbortError } from './poll.js';
 
 /** Keep this much of a child's combined output for error messages. */
@@ -39,45 +40,24 @@ export function startProcess(
   options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
 ): ManagedProcess {
   installExitHook();
-  const child = spawn(command, args, {
+  const logged = spawnLogged(command, args, {
     cwd: options.cwd,
-    env: options.env ?? process.env,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    env: options.env,
+    maxLogChars: MAX_LOG_CHARS,
   });
+  const child = logged.child;
   runningChildren.add(child);
-  let output = '';
-  let status: string | undefined;
-  const append = (chunk: Buffer): void => {
-    output += chunk.toString('utf8');
-    if (output.length > MAX_LOG_CHARS) output = output.slice(-MAX_LOG_CHARS);
+  const forget = (): void => {
+    runningChildren.delete(child);
   };
-  child.stdout?.on('data', append);
-  child.stderr?.on('data', append);
-  const exited = new Promise<void>((resolve) => {
-    child.once('exit', (code, signal) => {
-      status = code === null ? String(signal) : String(code);
-      runningChildren.delete(child);
-      resolve();
-    });
-    child.once('error', (error) => {
-      status = `spawn error: ${error.message}`;
-      runningChildren.delete(child);
-      resolve();
-    });
-  });
-
+  child.once('exit', forget);
+  child.once('error', forget);
   return {
     name,
     child,
-    log: () => output,
-    exitStatus: () => status,
-    async stop() {
-      if (status !== undefined) return;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
-      await exited;
-      clearTimeout(timer);
-    },
+    log: logged.log,
+    exitStatus: logged.exitStatus,
+    stop: () => logged.stop(STOP_GRACE_MS),
   };
 }
 

@@ -15,6 +15,7 @@ import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import asc from 'assemblyscript/asc';
+import { type WasmModule, wasmApi } from '../../proxy/pipeline/wasm-module.js';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const wasmSourceRoot = path.join(repoRoot, 'wasm');
@@ -23,18 +24,8 @@ const cacheDir = path.join(repoRoot, 'node_modules', '.cache', 'phoenix-wasm');
 /** asconfig keys that name inputs or outputs rather than code generation. */
 const nonCodegenKeys = new Set(['entries', 'outFile', 'textFile', 'bindings', 'extends']);
 
-/**
- * The slice of the WebAssembly JS API used here. The project compiles against the ES and
- * Node.js libs only (no DOM lib), which do not declare the `WebAssembly` global.
- */
-export interface CompiledWasmModule {
-  readonly __brand: 'WebAssembly.Module';
-}
-interface WasmApi {
-  compile(bytes: Uint8Array): Promise<CompiledWasmModule>;
-  Instance: new (module: CompiledWasmModule, imports: object) => { readonly exports: object };
-}
-const wasmApi = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+/** A compiled module, as the hosts in `proxy/` declare it. */
+export type CompiledWasmModule = WasmModule;
 
 /** Imports every module built with the stub runtime needs: `abort` on a failed allocation. */
 const runtimeImports = {
