@@ -26,6 +26,7 @@ import { type Scenario, type ScenarioName, scenarioFor } from './scenarios.js';
 import { type Sink, startSink } from './sink.js';
 import { startTarget, type TargetKind, type TargetProcess } from './targets.js';
 import { Workload } from './workload.js';
+import { type BenchFormat, formatUrl } from './workload-formats.js';
 
 /** Everything a benchmark run needs; the CLI fills it from its flags. */
 export interface BenchOptions {
@@ -34,6 +35,8 @@ export interface BenchOptions {
   readonly durationMs: number;
   readonly concurrency: number;
   readonly scenarios: readonly ScenarioName[];
+  /** Wire format of the workload; vmagent takes only `rw1`. */
+  readonly format: BenchFormat;
   /** Measure vmagent too, alternating with Phoenix. */
   readonly vsVmagent: boolean;
   /** Rounds of the alternation (each round runs every target once per scenario). */
@@ -66,6 +69,7 @@ export async function runBenchmark(options: BenchOptions): Promise<RunResult[]> 
   const workload = new Workload({
     seriesCount: options.seriesCount,
     seriesPerRequest: options.seriesPerRequest,
+    format: options.format,
   });
   const sink = await startSink({
     host: options.sinkHost,
@@ -121,7 +125,7 @@ async function runOne(
     // Warm-up: one round of every series, so caches, JIT and connections are ready.
     sink.reset();
     const warmup = await new LoadGenerator({
-      url: target.remoteWriteUrl,
+      url: formatUrl(target.remoteWriteUrl, workload.format),
       workload,
       concurrency: options.concurrency,
       durationMs: Number.POSITIVE_INFINITY,
@@ -137,7 +141,7 @@ async function runOne(
     const threadsBefore = readThreadCpu(target.pid);
     const startedAt = performance.now();
     const load = new LoadGenerator({
-      url: target.remoteWriteUrl,
+      url: formatUrl(target.remoteWriteUrl, workload.format),
       workload,
       concurrency: options.concurrency,
       durationMs: options.durationMs,

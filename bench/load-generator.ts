@@ -6,6 +6,7 @@
 
 import { HttpConnection } from './http-connection.js';
 import type { Workload } from './workload.js';
+import { requestHeaders } from './workload-formats.js';
 
 /** Options of {@link LoadGenerator}. */
 export interface LoadOptions {
@@ -48,13 +49,6 @@ export interface LoadResult extends LoadProgress {
   /** The sequence number the next load should start at, so rounds keep advancing. */
   readonly nextSequence: number;
 }
-
-const HEADERS = {
-  'content-type': 'application/x-protobuf',
-  'content-encoding': 'snappy',
-  'x-prometheus-remote-write-version': '0.1.0',
-  'user-agent': 'phoenix-bench',
-};
 
 /** One run of load; create a new one per run. */
 export class LoadGenerator {
@@ -139,7 +133,11 @@ export class LoadGenerator {
     this.#bytesSent += body.length;
     const sentAt = performance.now();
     try {
-      const answer = await connection.post(path, HEADERS, body);
+      const answer = await connection.post(
+        path,
+        requestHeaders(this.#options.workload.format),
+        body,
+      );
       if (answer.status < 200 || answer.status >= 300) {
         this.#fail(`HTTP ${answer.status}: ${answer.body.trim().slice(0, 200)}`);
         return;

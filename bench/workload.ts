@@ -8,6 +8,7 @@
 
 import { type CatalogSeries, catalogSeries } from './series-catalog.js';
 import { compressPatchable, type ProtectedRange } from './snappy-patchable.js';
+import { type BenchFormat, encodeOtlpRequest, encodeRw2Request } from './workload-formats.js';
 
 /** What to generate. */
 export interface WorkloadOptions {
@@ -19,6 +20,8 @@ export interface WorkloadOptions {
   readonly startTimestampMs?: number;
   /** How far timestamps advance per round, in ms (a scrape interval). Default 15 000. */
   readonly roundIntervalMs?: number;
+  /** Wire format of every request (see `workload-formats.ts`). Default `rw1`. */
+  readonly format?: BenchFormat;
 }
 
 /** One request of a round, compressed, with where its samples are in the compressed bytes. */
@@ -62,6 +65,7 @@ export class Workload {
   readonly seriesPerMetric: Uint32Array;
   readonly startTimestampMs: number;
   readonly roundIntervalMs: number;
+  readonly format: BenchFormat;
 
   constructor(options: WorkloadOptions) {
     if (!Number.isInteger(options.seriesCount) || options.seriesCount < 1) {
@@ -74,6 +78,7 @@ export class Workload {
     this.seriesPerRequest = options.seriesPerRequest;
     this.startTimestampMs = options.startTimestampMs ?? DEFAULT_START_MS;
     this.roundIntervalMs = options.roundIntervalMs ?? DEFAULT_ROUND_INTERVAL_MS;
+    this.format = options.format ?? 'rw1';
     if (this.startTimestampMs < 2 ** 35 || this.startTimestampMs >= 2 ** 41) {
       throw new RangeError(`startTimestampMs ${this.startTimestampMs} must be in [2^35, 2^41)`);
     }
@@ -90,7 +95,7 @@ export class Workload {
       const slice = catalog.slice(first, first + options.seriesPerRequest);
       const metricIds = Uint16Array.from(slice, (one) => metricIdByName.get(one.metricName)!);
       for (const id of metricIds) this.seriesPerMetric[id]! += 1;
-      requests.push(prepareRequest(slice, metricIds, this.startTimestampMs));
+      requests.push(prepareRequest(this.format, slice, metricIds, this.startTimestampMs));
     }
     this.requests = requests;
   }
@@ -132,6 +137,15 @@ export class Workload {
     const timestampMs = this.startTimestampMs + round * this.roundIntervalMs;
     const firstSeries = index * this.seriesPerRequest;
     const offsets = request.sampleOffsets;
+    if (this.format === 'otlp') {
+      for (let i = 0; i < offsets.length; i++) {
+        const offset = offsets[i]!;
+        const nanos = BigInt(timestampMs + ((firstSeries + i) % 1000)) * 1_000_000n;
+        view.setBigUint64(offset, nanos, true);
+        view.setFloat64(offset + 9, sampleValue(firstSeries + i, round), true);
+      }
+      return body;
+    }
     for (let i = 0; i < offsets.length; i++) {
       const offset = offsets[i]!;
       view.setFloat64(offset, sampleValue(firstSeries + i, round), true);
@@ -166,8 +180,19 @@ function writeTimestamp(target: Uint8Array, at: number, timestampMs: number): vo
 
 const utf8 = new TextEncoder();
 
-/** Encodes a WriteRequest by hand, so the place of every sample is known. */
 function prepareRequest(
+  format: BenchFormat,
+  slice: readonly CatalogSeries[],
+  metricIds: Uint16Array,
+  timestampMs: number,
+): PreparedRequest {
+  if (format === 'rw2') return { ...encodeRw2Request(slice, timestampMs), metricIds };
+  if (format === 'otlp') return { ...encodeOtlpRequest(slice, timestampMs), metricIds };
+  return prepareRw1Request(slice, metricIds, timestampMs);
+}
+
+/** Encodes a WriteRequest by hand, so the place of every sample is known. */
+function prepareRw1Request(
   slice: readonly CatalogSeries[],
   metricIds: Uint16Array,
   timestampMs: number,

@@ -9,6 +9,7 @@ import { ServerScope, startRecordingUpstream } from '../server/test-support.js';
 import {
   checkDistinctNames,
   defaultUpstreamName,
+  hasOnlyUrlSettings,
   parseUpstreamsFile,
   UpstreamClient,
   upstreamFromUrl,
@@ -51,6 +52,18 @@ describe('parseUpstreamsFile', () => {
     expect(upstreams[1]!.timeoutMs).toBe(30_000);
   });
 
+  it('reads protocol, with remote write 1.0 as the default', () => {
+    const upstreams = parseUpstreamsFile(
+      'upstreams:\n  - url: http://a/w\n    protocol: rw2\n  - url: http://b/w\n',
+      'upstreams.yaml',
+      1000,
+    );
+    expect(upstreams.map((upstream) => upstream.protocol)).toEqual(['rw2', 'rw1']);
+    expect(upstreamFromUrl('http://c/w', 1000).protocol).toBe('rw1');
+    // The synchronous path honours protocol, so it does not need durable delivery.
+    expect(hasOnlyUrlSettings(upstreams[0]!, 1000)).toBe(true);
+  });
+
   const rejected: Array<[string, string, RegExp]> = [
     ['no list', 'upstreams: []', /upstreams must be a non-empty list/],
     [
@@ -72,6 +85,11 @@ describe('parseUpstreamsFile', () => {
       'a bad timeout',
       'upstreams:\n  - url: http://x/y\n    timeout: soon',
       /timeout "soon" is not a duration/,
+    ],
+    [
+      'an unknown protocol',
+      'upstreams:\n  - url: http://x/y\n    protocol: rw3',
+      /upstreams\[0\]\.protocol "rw3" must be one of rw1, rw2/,
     ],
   ];
   for (const [name, text, message] of rejected) {

@@ -1,6 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { Pool } from 'undici';
 import { parse as parseYaml } from 'yaml';
+import {
+  UPSTREAM_PROTOCOLS,
+  type UpstreamProtocol,
+  UpstreamProtocolState,
+} from '../rw2/upstream-protocol.js';
 import { type AttemptVerdict, parseRetryAfterMs, verdictForStatus } from './retry.js';
 import { describeNetworkError, readUpstreamReason } from './upstream-reason.js';
 
@@ -23,6 +28,8 @@ export interface UpstreamConfig {
   readonly insecureSkipVerify: boolean;
   /** Budget of one request, from sending to the end of the response, in ms. */
   readonly timeoutMs: number;
+  /** Remote-write version sent: `rw1` (default) or `rw2`, which falls back to 1.0 on 415. */
+  readonly protocol: UpstreamProtocol;
 }
 
 /** Thrown for an upstream definition that cannot work; the message names the field. */
@@ -47,14 +54,15 @@ export function upstreamFromUrl(
     clientKeyPem: undefined,
     insecureSkipVerify: false,
     timeoutMs,
+    protocol: 'rw1',
   };
 }
 
 /**
  * Reads an upstreams file: `upstreams:` is a list of `{url, name, headers, basic_auth:
  * {username, password | password_file}, bearer_token | bearer_token_file, tls_config:
- * {ca_file, cert_file, key_file, insecure_skip_verify}, timeout}` in the shape of
- * Prometheus' own `remote_write` entries. Files named in it are read now, so a missing
+ * {ca_file, cert_file, key_file, insecure_skip_verify}, timeout, protocol: rw1 | rw2}` in
+ * the shape of Prometheus' own `remote_write` entries. Files named in it are read now, so a missing
  * certificate stops the start rather than the first send.
  */
 export function parseUpstreamsFile(
@@ -97,13 +105,14 @@ export function parseUpstreamsFile(
       insecureSkipVerify: tls['insecure_skip_verify'] === true,
       timeoutMs:
         timeoutText === undefined ? defaultTimeoutMs : durationMs(timeoutText, `${where}.timeout`),
+      protocol: protocolField(fields, where),
     };
   });
 }
 
 /**
- * True when the upstream sets nothing beyond its URL (headers, auth other than the URL's,
- * TLS, its own timeout): the synchronous path honours only the URL.
+ * True when the upstream sets nothing beyond its URL and `protocol` (headers, auth other
+ * than the URL's, TLS, its own timeout): the synchronous path honours only those two.
  */
 export function hasOnlyUrlSettings(upstream: UpstreamConfig, timeoutMs: number): boolean {
   return (
@@ -153,6 +162,7 @@ export class UpstreamClient {
   readonly #pool: Pool;
   readonly #path: string;
   readonly #headers: Record<string, string>;
+  readonly #protocol: UpstreamProtocolState;
 
   constructor(config: UpstreamConfig, connections: number, userAgent: string) {
     this.#config = config;
@@ -170,13 +180,8 @@ export class UpstreamClient {
       connect: tls,
     });
     this.#path = `${config.url.pathname}${config.url.search}`;
-    this.#headers = {
-      ...config.headers,
-      'content-type': 'application/x-protobuf',
-      'content-encoding': 'snappy',
-      'x-prometheus-remote-write-version': '0.1.0',
-      'user-agent': userAgent,
-    };
+    this.#headers = { ...config.headers, 'user-agent': userAgent };
+    this.#protocol = new UpstreamProtocolState(config.protocol, config.name);
     if (config.authorization !== undefined) this.#headers['authorization'] = config.authorization;
   }
 
@@ -184,19 +189,28 @@ export class UpstreamClient {
     return this.#config;
   }
 
-  /** POSTs one snappy-compressed WriteRequest; never throws, the outcome says what happened. */
+  /** The version the next request goes out in (`rw1` once a 2.0 upstream answered 415). */
+  get protocol(): UpstreamProtocol {
+    return this.#protocol.protocol;
+  }
+
+  /**
+   * POSTs one snappy-compressed 1.0 WriteRequest, converted to 2.0 for a `protocol: rw2`
+   * upstream; a 415 to 2.0 is followed at once by the same data as 1.0, within the same
+   * timeout. Never throws, the outcome says what happened.
+   */
   async send(payload: Uint8Array): Promise<AttemptOutcome> {
     const startedAt = performance.now();
     const signal = AbortSignal.timeout(this.#config.timeoutMs);
     const seconds = () => (performance.now() - startedAt) / 1000;
     try {
-      const response = await this.#pool.request({
-        method: 'POST',
-        path: this.#path,
-        headers: { ...this.#headers, 'content-length': String(payload.byteLength) },
-        body: payload,
-        signal,
-      });
+      let write = this.#protocol.encode(payload);
+      let response = await this.#post(write.body, write.headers, signal);
+      if (this.#protocol.shouldFallBack(write.version, response.statusCode)) {
+        await response.body.dump();
+        write = this.#protocol.encode(payload);
+        response = await this.#post(write.body, write.headers, signal);
+      }
       const status = response.statusCode;
       const verdict = verdictForStatus(status);
       if (verdict === 'delivered') {
@@ -231,10 +245,34 @@ export class UpstreamClient {
     }
   }
 
+  #post(body: Uint8Array, versionHeaders: Readonly<Record<string, string>>, signal: AbortSignal) {
+    return this.#pool.request({
+      method: 'POST',
+      path: this.#path,
+      headers: {
+        ...this.#headers,
+        ...versionHeaders,
+        'content-length': String(body.byteLength),
+      },
+      body,
+      signal,
+    });
+  }
+
   /** Closes the connections once their requests have finished. */
   async close(): Promise<void> {
     await this.#pool.close();
   }
+}
+
+function protocolField(fields: Record<string, unknown>, where: string): UpstreamProtocol {
+  const value = stringField(fields, 'protocol', where) ?? 'rw1';
+  if (!(UPSTREAM_PROTOCOLS as readonly string[]).includes(value)) {
+    throw new UpstreamConfigError(
+      `${where}.protocol ${JSON.stringify(value)} must be one of ${UPSTREAM_PROTOCOLS.join(', ')}`,
+    );
+  }
+  return value as UpstreamProtocol;
 }
 
 function checkedUrl(value: URL | string, where: string): URL {

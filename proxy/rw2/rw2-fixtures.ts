@@ -152,3 +152,56 @@ export function goldenRw2Request(
   );
   return builder;
 }
+
+/** One series of a {@link resolveRw2Request} result. */
+export interface ResolvedRw2Series {
+  readonly labels: (string | undefined)[];
+  readonly samples: { value: number; timestamp: bigint }[];
+  /** Each histogram's encoding, so integer and float variants compare exactly. */
+  readonly histograms: Uint8Array[];
+  readonly exemplars: { labels: (string | undefined)[]; value: number; timestamp: bigint }[];
+  readonly metadata:
+    | { type: number; help: string | undefined; unit: string | undefined }
+    | undefined;
+  readonly createdTimestamp: bigint;
+}
+
+/** A request with every ref resolved, for comparing requests with different symbol tables. */
+export function resolveRw2Request(request: Request): ResolvedRw2Series[] {
+  const symbol = (ref: number) => request.symbols[ref];
+  return request.timeseries.map((series) => ({
+    labels: series.labelsRefs.map(symbol),
+    samples: series.samples.map(({ value, timestamp }) => ({ value, timestamp })),
+    histograms: series.histograms.map((histogram) => toBinary(HistogramSchema, histogram)),
+    exemplars: series.exemplars.map(({ labelsRefs, value, timestamp }) => ({
+      labels: labelsRefs.map(symbol),
+      value,
+      timestamp,
+    })),
+    metadata: series.metadata
+      ? {
+          type: series.metadata.type,
+          help: symbol(series.metadata.helpRef),
+          unit: symbol(series.metadata.unitRef),
+        }
+      : undefined,
+    createdTimestamp: series.createdTimestamp,
+  }));
+}
+
+/**
+ * What a resolved 2.0 request becomes after a trip through remote write 1.0 (Phoenix's
+ * pipeline format): `created_timestamp` has no 1.0 field and comes back 0, and a series
+ * whose metadata was all defaults had no 1.0 metadata entry, so it comes back without.
+ */
+export function afterRw1Trip(series: readonly ResolvedRw2Series[]): ResolvedRw2Series[] {
+  return series.map((one) => ({
+    ...one,
+    createdTimestamp: 0n,
+    metadata:
+      one.metadata === undefined ||
+      (one.metadata.type === 0 && one.metadata.help === '' && one.metadata.unit === '')
+        ? undefined
+        : one.metadata,
+  }));
+}

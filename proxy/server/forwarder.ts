@@ -1,5 +1,6 @@
 import { Pool } from 'undici';
 import { describeNetworkError, readUpstreamReason } from '../delivery/upstream-reason.js';
+import { type UpstreamProtocol, UpstreamProtocolState } from '../rw2/upstream-protocol.js';
 import { IngestError } from './ingest-error.js';
 
 /** How much of an upstream's error body is quoted back to the sender, in bytes. */
@@ -15,6 +16,11 @@ export interface ForwarderOptions {
   readonly connections: number;
   /** `User-Agent` sent upstream, `phoenix/<version>`. */
   readonly userAgent: string;
+  /**
+   * Remote-write version sent (default `rw1`); `rw2` falls back to 1.0 for good after the
+   * upstream's first 415.
+   */
+  readonly protocol?: UpstreamProtocol;
   /**
    * Told about every upstream attempt: the status code as text, or `network` / `timeout`,
    * and how long it took in seconds.
@@ -32,6 +38,7 @@ export class Forwarder {
   readonly #path: string;
   readonly #headers: Record<string, string>;
   readonly #options: ForwarderOptions;
+  readonly #protocol: UpstreamProtocolState;
 
   constructor(options: ForwarderOptions) {
     this.#options = options;
@@ -45,12 +52,8 @@ export class Forwarder {
       bodyTimeout: options.timeoutMs,
     });
     this.#path = `${url.pathname}${url.search}`;
-    this.#headers = {
-      'content-type': 'application/x-protobuf',
-      'content-encoding': 'snappy',
-      'x-prometheus-remote-write-version': '0.1.0',
-      'user-agent': options.userAgent,
-    };
+    this.#headers = { 'user-agent': options.userAgent };
+    this.#protocol = new UpstreamProtocolState(options.protocol ?? 'rw1', url.host);
     if (url.username !== '' || url.password !== '') {
       const credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
       this.#headers['authorization'] = `Basic ${Buffer.from(credentials).toString('base64')}`;
@@ -58,21 +61,22 @@ export class Forwarder {
   }
 
   /**
-   * POSTs one snappy-compressed WriteRequest. Resolves when the upstream answered 2xx;
-   * rejects with an {@link IngestError} otherwise.
+   * POSTs one snappy-compressed 1.0 WriteRequest (converted to 2.0 for a `rw2`
+   * upstream, resent as 1.0 within the same timeout after a 415). Resolves when the
+   * upstream answered 2xx; rejects with an {@link IngestError} otherwise.
    */
   async send(payload: Uint8Array): Promise<void> {
     const startedAt = performance.now();
     const signal = AbortSignal.timeout(this.#options.timeoutMs);
     let outcome = 'network';
     try {
-      const response = await this.#pool.request({
-        method: 'POST',
-        path: this.#path,
-        headers: { ...this.#headers, 'content-length': String(payload.byteLength) },
-        body: payload,
-        signal,
-      });
+      let write = this.#protocol.encode(payload);
+      let response = await this.#post(write.body, write.headers, signal);
+      if (this.#protocol.shouldFallBack(write.version, response.statusCode)) {
+        await response.body.dump();
+        write = this.#protocol.encode(payload);
+        response = await this.#post(write.body, write.headers, signal);
+      }
       outcome = String(response.statusCode);
       const status = response.statusCode;
       if (status >= 200 && status < 300) {
@@ -109,6 +113,20 @@ export class Forwarder {
     } finally {
       this.#options.onAttempt?.(outcome, (performance.now() - startedAt) / 1000);
     }
+  }
+
+  #post(body: Uint8Array, versionHeaders: Readonly<Record<string, string>>, signal: AbortSignal) {
+    return this.#pool.request({
+      method: 'POST',
+      path: this.#path,
+      headers: {
+        ...this.#headers,
+        ...versionHeaders,
+        'content-length': String(body.byteLength),
+      },
+      body,
+      signal,
+    });
   }
 
   /** Closes the keep-alive connections once their requests have finished. */

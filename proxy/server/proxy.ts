@@ -134,6 +134,7 @@ export async function startProxy(input: ProxyOptionsInput): Promise<RunningProxy
     timeoutMs: options.upstreamTimeoutMs,
     connections: options.upstreamConnections,
     userAgent,
+    ...(options.upstreams[0] === undefined ? {} : { protocol: options.upstreams[0].protocol }),
     onAttempt: (code, seconds) => metrics.upstreamDuration.observe({ code }, seconds),
   });
   const forward = (payload: Uint8Array) =>
