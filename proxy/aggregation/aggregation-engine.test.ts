@@ -17,6 +17,7 @@ import {
   outputKey,
   ReferenceAggregator,
   type ReferenceOutput,
+  type ReferenceRelabel,
   type ReferenceSeries,
   STALE_NAN,
 } from './reference-aggregator.js';
@@ -38,9 +39,41 @@ const RULES = parseAggregationRules(
       outputs: ['sum_samples', 'count_samples', 'last', 'min', 'max', 'avg', 'count_series'],
       staleness_interval: '30s',
     },
+    {
+      match: '{__name__="requests_total"}',
+      interval: '10s',
+      by: ['tier'],
+      outputs: ['total', 'sum_samples'],
+      input_relabel_configs: [
+        { source_labels: ['job'], regex: '(a)pi', target_label: 'tier', replacement: '$1-tier' },
+        { action: 'drop', source_labels: ['pod'], regex: 'pod-(1|2)' },
+      ],
+      output_relabel_configs: [
+        { action: 'drop', source_labels: ['tier'], regex: '' },
+        { target_label: 'source', replacement: 'phoenix' },
+      ],
+    },
   ],
   'test.yaml',
 );
+
+/** What the relabel configs of rule 2 above do, stated plainly for the reference model. */
+const REFERENCE_RELABEL: ReferenceRelabel = {
+  input: (rule, labels) => {
+    const result = new Map(labels);
+    if (rule !== 2) return result;
+    if (/^pod-(1|2)$/.test(labels.get('pod') ?? '')) return null;
+    if (labels.get('job') === 'api') result.set('tier', 'a-tier');
+    return result;
+  },
+  output: (rule, labels) => {
+    const result = new Map(labels);
+    if (rule !== 2) return result;
+    if ((labels.get('tier') ?? '') === '') return null;
+    result.set('source', 'phoenix');
+    return result;
+  },
+};
 
 /** The relabel stage the workers run before aggregation: drops a label on every series. */
 const RELABEL = compilePipeline(
@@ -190,7 +223,7 @@ function runReference(steps: Step[]): {
   flushes: ReferenceOutput[];
   reference: ReferenceAggregator;
 } {
-  const reference = new ReferenceAggregator(RULES, START_MS);
+  const reference = new ReferenceAggregator(RULES, START_MS, REFERENCE_RELABEL);
   const flushes: ReferenceOutput[] = [];
   for (const step of steps) {
     for (const request of step.requests) reference.ingest(request.map(withoutScratch));
@@ -224,6 +257,12 @@ describe('AggregationEngine against the reference model', () => {
       const steps = workload(seed, 120);
       const { flushes: expected, reference } = runReference(steps);
       expect(expected.some((flush) => flush.size > 0)).toBe(true);
+      // Rule 2's relabeling is exercised: its outputs exist and carry the output label.
+      const relabeledKeys = expected
+        .flatMap((flush) => [...flush.keys()])
+        .filter((key) => key.includes('_by_tier_'));
+      expect(relabeledKeys.length).toBeGreaterThan(0);
+      for (const key of relabeledKeys) expect(key).toContain('source="phoenix",tier="a-tier"');
       for (const workers of [1, 2, 4]) {
         const { flushes, engine } = await runPipeline(
           steps,

@@ -9,6 +9,7 @@ import * as abi from '../pipeline/wasm-abi.js';
 import { defaultWasmPath, type WasmModule, wasmApi } from '../pipeline/wasm-module.js';
 
 import { decodeSeriesLabels, writeClassification } from './classify.js';
+import { RuleRelabelers } from './rule-relabel.js';
 
 /** Counters of the aggregation state; totals since the engine was configured. */
 export interface AggregationStats {
@@ -85,10 +86,16 @@ export class AggregationEngine {
   readonly rules: readonly AggregationRule[];
   readonly #exports: AggregationExports;
   readonly #maxDecompressedBytes: number;
+  readonly #relabelers: RuleRelabelers;
   #hostFailure: unknown;
 
-  private constructor(module: WasmModule, options: AggregationEngineOptions) {
+  private constructor(
+    module: WasmModule,
+    relabelers: RuleRelabelers,
+    options: AggregationEngineOptions,
+  ) {
     this.rules = options.rules;
+    this.#relabelers = relabelers;
     this.#maxDecompressedBytes = options.maxDecompressedBytes ?? 256 * 1024 * 1024;
     const imports = {
       env: {
@@ -121,7 +128,8 @@ export class AggregationEngine {
   static async load(options: AggregationEngineOptions): Promise<AggregationEngine> {
     const bytes = await readFile(options.wasmPath ?? defaultWasmPath());
     const module = await wasmApi.compile(bytes);
-    return new AggregationEngine(module, options);
+    const relabelers = await RuleRelabelers.load(options.rules, options.wasmPath);
+    return new AggregationEngine(module, relabelers, options);
   }
 
   #evaluate(op: number, ptr: number, len: number): number {
@@ -137,7 +145,9 @@ export class AggregationEngine {
         this.#exports.hostOutPtr(),
         this.#exports.hostOutCapacity(),
       );
-      return writeClassification(this.rules, labels, out);
+      return writeClassification(this.rules, labels, out, (rule, series) =>
+        this.#relabelers.relabelInput(rule, series),
+      );
     } catch (error) {
       this.#hostFailure = error;
       return -2;
@@ -171,18 +181,20 @@ export class AggregationEngine {
 
   /**
    * Closes the open window of rule `rule` at `nowMs` and returns the WriteRequest of its
-   * outputs (snappy-compressed unless `compress` is false; empty when nothing to write).
+   * outputs after the rule's output relabeling (snappy-compressed unless `compress` is
+   * false; empty when nothing to write).
    */
   flush(rule: number, nowMs: number, compress = true): Uint8Array {
     const status = this.#exports.aggregateFlush(rule, nowMs, compress ? abi.FLAG_SNAPPY_OUT : 0);
     if (status < 0) throw new Error(`aggregation flush of rule ${rule} failed (status ${status})`);
     const len = this.#exports.aggregateOutputLen();
     if (len === 0) return new Uint8Array(0);
-    return new Uint8Array(
+    const output = new Uint8Array(
       this.#exports.memory.buffer,
       this.#exports.aggregateOutputPtr(),
       len,
     ).slice();
+    return this.#relabelers.relabelOutput(rule, output, compress);
   }
 
   /** Start of the open window of `rule`, ms since the epoch. */

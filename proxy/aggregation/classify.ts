@@ -149,24 +149,38 @@ function pushVarint(out: number[], value: number): void {
 }
 
 /**
+ * A rule's `input_relabel_configs` applied to a matched series: its labels as the rule
+ * aggregates them, or `null` when the rule's relabeling drops it.
+ */
+export type InputRelabel = (
+  rule: number,
+  labels: ReadonlyMap<string, string>,
+) => ReadonlyMap<string, string> | null;
+
+/**
  * Writes the classification answer for a series into `out` (the module's host-out
  * buffer): `u32 matchCount`, then per matching rule `u32 rule, u32 blobBytes` and, per
- * output in kind order, `u32 length` and the encoded label fields. Returns the bytes
- * written, or -2 when they do not fit.
+ * output in kind order, `u32 length` and the encoded label fields. `relabelInput` applies
+ * each matching rule's input relabeling. Returns the bytes written, or -2 when they do not
+ * fit.
  */
 export function writeClassification(
   rules: readonly AggregationRule[],
   labels: ReadonlyMap<string, string>,
   out: Uint8Array,
+  relabelInput: InputRelabel = (_rule, unchanged) => unchanged,
 ): number {
   const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
   let pos = 4;
   let matchCount = 0;
-  const metric = labels.get('__name__') ?? '';
   for (let index = 0; index < rules.length; index++) {
     const rule = rules[index]!;
     if (!rule.match.some((selector) => selectorMatches(selector, labels))) continue;
-    const group = groupLabels(rule, labels);
+    // `match` sees the series as it arrived; grouping and naming see it relabeled.
+    const relabeled = relabelInput(index, labels);
+    if (relabeled === null) continue;
+    const metric = relabeled.get('__name__') ?? '';
+    const group = groupLabels(rule, relabeled);
     const blobs = rule.outputs.map((output) => {
       group.set('__name__', outputMetricName(rule, metric, output));
       return encodeLabelFields(group);

@@ -76,6 +76,67 @@ describe('InputDropper', () => {
     });
   }
 
+  const dropInputCases: { rules: object[]; forwarded: string[] }[] = [
+    // Nothing keeps its input: only the aggregated outputs would be forwarded.
+    { rules: [{ match: 'up' }], forwarded: [] },
+    {
+      rules: [
+        { match: 'up', keep_input: true },
+        { match: '{__name__="http_requests_total",job="web"}', keep_input: true },
+        { match: 'http_errors_total' },
+      ],
+      forwarded: ['http_requests_total/web', 'up/api'],
+    },
+  ];
+  for (const { rules, forwarded } of dropInputCases) {
+    it(`drop_input: true with ${JSON.stringify(rules)} forwards ${forwarded.join(', ') || 'nothing'}`, async () => {
+      const pipeline = parsePipelineConfig(
+        JSON.stringify({
+          aggregations: rules.map((rule, index) => ({
+            interval: '1m',
+            outputs: ['total'],
+            ...rule,
+            ...(index === 0 ? { drop_input: true } : {}),
+          })),
+        }),
+        'phoenix.yaml',
+      );
+      const dropper = await InputDropper.create(pipeline, LIMITS);
+      const input = body();
+      const { response } = withInputDropped<Answer>(dropper, { unchanged: true, payload: input });
+      expect(names(response.payload)).toEqual(forwarded);
+      // The mark used to select the kept series is not forwarded.
+      const decoded = decodeRequest(
+        new Uint8Array(uncompressSync(Buffer.from(response.payload)) as Buffer),
+      );
+      for (const series of decoded.timeseries) {
+        expect(Object.keys(labelRecord(series))).not.toContain('__phoenix_keep_input');
+      }
+      expect(response.aggregationInput).toBe(input);
+    });
+  }
+
+  it('refuses a negative matcher in a keep_input rule when drop_input is set', () => {
+    expect(() =>
+      parsePipelineConfig(
+        JSON.stringify({
+          aggregations: [
+            { match: 'up', interval: '1m', outputs: ['total'], drop_input: true },
+            {
+              match: '{__name__="up",job!="api"}',
+              interval: '1m',
+              outputs: ['total'],
+              keep_input: true,
+            },
+          ],
+        }),
+        'phoenix.yaml',
+      ),
+    ).toThrow(
+      'phoenix.yaml: aggregations[1].match: selector {__name__="up",job!="api"}: a != matcher cannot select',
+    );
+  });
+
   it('leaves the payload alone with keep_input: true', async () => {
     const dropper = await InputDropper.create(config('up', true), LIMITS);
     const input = body();

@@ -37,11 +37,48 @@ export function selectorDropRule(selector: SeriesSelector): RelabelRule {
   };
 }
 
-/** Drop rules for every selector of every rule with `keep_input: false`. */
+/** Marks a series a `keep_input` rule selects while `drop_input` is in force. */
+export const KEEP_MARK_LABEL = '__phoenix_keep_input';
+
+/**
+ * The relabel rules that remove aggregated input from what is forwarded. Without
+ * `drop_input`: one drop rule per selector of every rule with `keep_input: false`. With
+ * `drop_input` on any rule, only series that a `keep_input: true` rule selects survive:
+ * each such selector marks its series with {@link KEEP_MARK_LABEL}, a `keep` rule keeps
+ * the marked ones, and the mark is removed.
+ */
 export function inputDropRules(rules: readonly AggregationRule[]): RelabelRule[] {
-  return rules
-    .filter((rule) => !rule.keepInput)
-    .flatMap((rule) => rule.match.map(selectorDropRule));
+  if (!rules.some((rule) => rule.dropInput === true)) {
+    return rules
+      .filter((rule) => !rule.keepInput)
+      .flatMap((rule) => rule.match.map(selectorDropRule));
+  }
+  const marks = rules
+    .filter((rule) => rule.keepInput)
+    .flatMap((rule) => rule.match.map(selectorDropRule))
+    .map(
+      (drop): RelabelRule => ({
+        ...drop,
+        action: 'replace',
+        targetLabel: KEEP_MARK_LABEL,
+        replacement: '1',
+      }),
+    );
+  const rule = (action: RelabelRule['action'], fields: Partial<RelabelRule>): RelabelRule => ({
+    action,
+    sourceLabels: [],
+    separator: ';',
+    regex: '(.*)',
+    targetLabel: '',
+    replacement: '$1',
+    modulus: 0n,
+    ...fields,
+  });
+  return [
+    ...marks,
+    rule('keep', { sourceLabels: [KEEP_MARK_LABEL], regex: '1' }),
+    rule('labeldrop', { regex: KEEP_MARK_LABEL }),
+  ];
 }
 
 /** The second engine of a worker; `apply` is a no-op when no rule drops its input. */

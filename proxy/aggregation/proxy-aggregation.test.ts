@@ -43,9 +43,9 @@ function value(shard: number, pod: number, round: number): number {
 }
 
 /** The increase a correct aggregation counts: the first sample is a baseline. */
-function expectedTotal(): number {
+function expectedTotal(shards = Array.from({ length: SHARDS }, (_, shard) => shard)): number {
   let total = 0;
-  for (let shard = 0; shard < SHARDS; shard++) {
+  for (const shard of shards) {
     for (let pod = 0; pod < PODS_PER_SHARD; pod++) {
       for (let round = 1; round < ROUNDS; round++) {
         const before = value(shard, pod, round - 1);
@@ -127,4 +127,58 @@ describe('aggregation in the proxy', () => {
       expect(raw).toBe(0);
     }
   }, 60_000);
+
+  it('relabels input and output and, with drop_input, forwards only aggregated series', async () => {
+    const pipeline = parsePipelineConfig(
+      [
+        'aggregations:',
+        '  - match: jobs_done_total',
+        '    interval: 1h',
+        '    by: [team]',
+        '    outputs: [total]',
+        '    drop_input: true',
+        '    input_relabel_configs:',
+        '      - source_labels: [pod]',
+        "        regex: 's(\\d)-.*'",
+        '        target_label: team',
+        '        replacement: team-$1',
+        '    output_relabel_configs:',
+        '      - target_label: tier',
+        '        replacement: aggregated',
+      ].join('\n'),
+      'phoenix.yaml',
+    );
+    const receiver: RemoteWriteReceiver = scope.add(await startRemoteWriteReceiver());
+    const proxy = await startProxy({
+      upstreamUrl: `${receiver.url}/write`,
+      listenPort: 0,
+      workers: 2,
+      pipeline,
+      dataDir: undefined,
+    });
+    const url = `http://127.0.0.1:${proxy.port}/api/v1/write`;
+    const unmatched = seriesWith(sortedLabels({ __name__: 'up', job: 'batch' }));
+    await post(
+      url,
+      new Uint8Array(compressSync(Buffer.from(encodeRequest(writeRequest([unmatched]))))),
+    );
+    await Promise.all(
+      [0, 1].map(async (shard) => {
+        for (let round = 0; round < ROUNDS; round++) await post(url, body(shard, round));
+      }),
+    );
+    await proxy.close();
+    const series = receiver.series('/write');
+    expect(series.map((s) => s.labels.__name__)).not.toContain('up');
+    expect(series.map((s) => s.labels.__name__)).not.toContain('jobs_done_total');
+    for (const shard of [0, 1]) {
+      const output = series.find((s) => s.labels.team === `team-${shard}`);
+      expect(output?.labels).toEqual({
+        __name__: 'jobs_done_total:1h_by_team_total',
+        team: `team-${shard}`,
+        tier: 'aggregated',
+      });
+      expect(output?.lastValue).toBe(expectedTotal([shard]));
+    }
+  }, 30_000);
 });

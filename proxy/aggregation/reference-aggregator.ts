@@ -63,14 +63,39 @@ export function outputKey(labels: ReadonlyMap<string, string>): string {
   return `${name}{${rest.join(',')}}`;
 }
 
+/**
+ * A rule's `input_relabel_configs` (`input`) and `output_relabel_configs` (`output`) as
+ * plain functions of the labels: the relabeled labels, or `null` for a dropped series.
+ * The model takes them as functions so that a test can state the relabeling it expects
+ * independently of the relabel engine.
+ */
+export interface ReferenceRelabel {
+  readonly input: (rule: number, labels: ReadonlyMap<string, string>) => Map<string, string> | null;
+  readonly output: (
+    rule: number,
+    labels: ReadonlyMap<string, string>,
+  ) => Map<string, string> | null;
+}
+
+const NO_RELABEL: ReferenceRelabel = {
+  input: (_rule, labels) => new Map(labels),
+  output: (_rule, labels) => new Map(labels),
+};
+
 export class ReferenceAggregator {
   readonly #rules: readonly AggregationRule[];
   readonly #state: RuleState[];
+  readonly #relabel: ReferenceRelabel;
   late = 0;
   duplicate = 0;
 
-  constructor(rules: readonly AggregationRule[], windowStartMs: number) {
+  constructor(
+    rules: readonly AggregationRule[],
+    windowStartMs: number,
+    relabel: ReferenceRelabel = NO_RELABEL,
+  ) {
     this.#rules = rules;
+    this.#relabel = relabel;
     this.#state = rules.map(() => ({
       lastFlushMs: windowStartMs,
       window: 0,
@@ -90,8 +115,10 @@ export class ReferenceAggregator {
       const state = this.#state[index]!;
       let entry = state.series.get(seriesKey);
       if (entry === undefined) {
-        const labels = groupLabels(rule, input.labels);
-        const metric = input.labels.get('__name__') ?? '';
+        const relabeled = this.#relabel.input(index, input.labels);
+        if (relabeled === null) return;
+        const labels = groupLabels(rule, relabeled);
+        const metric = relabeled.get('__name__') ?? '';
         const groupKey = `${metric}\u0000${Buffer.from(encodeLabelFields(labels)).toString('hex')}`;
         let group = state.groups.get(groupKey);
         if (group === undefined) {
@@ -185,7 +212,8 @@ export class ReferenceAggregator {
         if (value === undefined) continue;
         const labels = new Map(group.labels);
         labels.set('__name__', outputMetricName(rule, group.metric, name));
-        output.set(outputKey(labels), value);
+        const relabeled = this.#relabel.output(index, labels);
+        if (relabeled !== null) output.set(outputKey(relabeled), value);
       }
       resetWindow(group);
       if (group.live === 0) state.groups.delete(key);

@@ -23,6 +23,11 @@ export function rulesFingerprint(rules: readonly AggregationRule[]): Buffer {
     staleness: rule.stalenessIntervalMs,
     keepMetricNames: rule.keepMetricNames,
     dropInputLabels: rule.dropInputLabels,
+    // Input relabeling decides the groups; a uint64 modulus is not JSON, its text is.
+    inputRelabel: (rule.inputRelabelConfigs ?? []).map((relabel) => ({
+      ...relabel,
+      modulus: relabel.modulus.toString(),
+    })),
   }));
   return createHash('sha256').update(JSON.stringify(shape)).digest();
 }

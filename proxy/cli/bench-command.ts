@@ -4,6 +4,7 @@ import type { BenchOptions } from '../../bench/e2e.js';
 import { peerBinary } from '../../bench/peers.js';
 import { buildReport, formatReport, machineInfo } from '../../bench/report.js';
 import { SCENARIO_NAMES, type ScenarioName } from '../../bench/scenarios.js';
+import { BENCH_FORMATS, type BenchFormat } from '../../bench/workload-formats.js';
 import { EXIT_FAILURE, EXIT_OK, reportUsageError } from './exit-codes.js';
 import { FlagValueError, parseCount, parseDuration, parseListenAddress } from './flag-values.js';
 import type { Command } from './main.js';
@@ -17,6 +18,7 @@ const FLAGS = {
   duration: { type: 'string', default: '10s' },
   concurrency: { type: 'string', default: '4' },
   scenario: { type: 'string', default: 'all' },
+  format: { type: 'string', default: 'rw1' },
   vs: { type: 'string' },
   rounds: { type: 'string' },
   workers: { type: 'string' },
@@ -46,6 +48,8 @@ function usage(): string {
     '  --duration DURATION     how long to push per run, e.g. 20s; a plain number is seconds (default 10s)',
     '  --concurrency N         requests in flight, one keep-alive connection each (default 4)',
     `  --scenario LIST         comma-separated: ${SCENARIO_NAMES.join(', ')}; or all (default all)`,
+    '  --format FORMAT         wire format sent: rw1 (remote write 1.0), rw2 (remote write 2.0)',
+    '                          or otlp (OTLP protobuf over HTTP to /v1/metrics) (default rw1)',
     '  --vs vmagent            measure vmagent too, with the same rules, alternating runs',
     '  --rounds N              rounds of runs per scenario (default 3 with --vs, else 1)',
     `  --workers N             Phoenix --workers (default ${availableParallelism()}, the cores here)`,
@@ -148,6 +152,15 @@ function benchOptions(values: FlagValues): BenchOptions {
     throw new FlagValueError(`--vs ${JSON.stringify(values.vs)}: only vmagent is supported`);
   }
   const vsVmagent = values.vs === 'vmagent';
+  const format = values.format as BenchFormat;
+  if (!(BENCH_FORMATS as readonly string[]).includes(format)) {
+    throw new FlagValueError(
+      `--format ${JSON.stringify(values.format)} must be one of ${BENCH_FORMATS.join(', ')}`,
+    );
+  }
+  if (vsVmagent && format !== 'rw1') {
+    throw new FlagValueError(`--vs vmagent needs --format rw1: vmagent takes neither rw2 nor otlp`);
+  }
   const sink = parseListenAddress(values['sink-listen']);
   if (values.target !== undefined) {
     if (vsVmagent) throw new FlagValueError('--target and --vs cannot be combined');
@@ -166,6 +179,7 @@ function benchOptions(values: FlagValues): BenchOptions {
     durationMs: durationMs('--duration', values.duration),
     concurrency: positive('--concurrency', values.concurrency),
     scenarios: scenarioList(values.scenario),
+    format,
     vsVmagent,
     rounds: values.rounds === undefined ? (vsVmagent ? 3 : 1) : positive('--rounds', values.rounds),
     phoenixWorkers:

@@ -18,6 +18,50 @@ describe('parseDurationMs', () => {
   }
 });
 
+describe('relabel configs of an aggregation rule', () => {
+  it('parses input and output relabel configs with Prometheus defaults', () => {
+    const config = parsePipelineConfig(
+      [
+        'aggregations:',
+        '  - match: requests_total',
+        '    interval: 1m',
+        '    by: [tier]',
+        '    outputs: [total]',
+        '    input_relabel_configs:',
+        '      - source_labels: [job]',
+        '        target_label: tier',
+        '    output_relabel_configs:',
+        '      - action: hashmod',
+        '        source_labels: [tier]',
+        '        target_label: shard',
+        '        modulus: 18446744073709551615',
+      ].join('\n'),
+      'phoenix.yaml',
+    );
+    const rule = config.aggregations?.[0];
+    expect(rule?.inputRelabelConfigs).toEqual([
+      expect.objectContaining({
+        action: 'replace',
+        sourceLabels: ['job'],
+        targetLabel: 'tier',
+        regex: '(.*)',
+        replacement: '$1',
+        separator: ';',
+      }),
+    ]);
+    expect(rule?.outputRelabelConfigs?.[0]?.modulus).toBe(18446744073709551615n);
+  });
+
+  it('leaves both absent when not given', () => {
+    const [rule] = parseAggregationRules(
+      [{ match: 'up', interval: '1m', outputs: ['total'], input_relabel_configs: null }],
+      'phoenix.yaml',
+    );
+    expect(rule?.inputRelabelConfigs).toBeUndefined();
+    expect(rule?.outputRelabelConfigs).toBeUndefined();
+  });
+});
+
 describe('aggregations in phoenix.yaml', () => {
   it('loads a vmagent-shaped rule with defaults', () => {
     const config = parsePipelineConfig(
@@ -87,6 +131,30 @@ describe('aggregations in phoenix.yaml', () => {
     {
       rule: { interval: '1m', outputs: ['total'] },
       message: 'phoenix.yaml: aggregations[0].match: required',
+    },
+    {
+      rule: { match: 'up', interval: '1m', outputs: ['total'], input_relabel_configs: {} },
+      message:
+        'phoenix.yaml: aggregations[0].input_relabel_configs: expected a list of relabel configs',
+    },
+    {
+      rule: {
+        match: 'up',
+        interval: '1m',
+        outputs: ['total'],
+        input_relabel_configs: [{ action: 'labeldrop', regex: 'pod' }, { action: 'explode' }],
+      },
+      message:
+        'phoenix.yaml: aggregations[0].input_relabel_configs[1].action: unknown relabel action "explode"',
+    },
+    {
+      rule: {
+        match: 'up',
+        interval: '1m',
+        outputs: ['total'],
+        output_relabel_configs: [{ source_labels: ['a'], regex: '(' }],
+      },
+      message: 'phoenix.yaml: aggregations[0].output_relabel_configs[0].regex:',
     },
   ];
   for (const { rule, message } of bad) {

@@ -2,7 +2,10 @@
  * Stream aggregation rules (`aggregations:` in `phoenix.yaml`) in vmagent's shape, parsed
  * and validated into {@link AggregationRule}s. Every refusal names the rule's config path.
  */
+
+import { parseRuleRelabelConfigs } from './aggregation-relabel.js';
 import { isValidLabelName } from './compile.js';
+import type { RelabelRule } from './config.js';
 import { ConfigError } from './config-error.js';
 import { parseSeriesSelector, SelectorSyntaxError, type SeriesSelector } from './selector.js';
 
@@ -49,7 +52,7 @@ export const AGGREGATION_RULE_KEYS = [
 ] as const;
 
 /** vmagent keys Phoenix parses but does not implement yet: refused rather than ignored. */
-const UNSUPPORTED_KEYS = ['dedup_interval', 'input_relabel_configs', 'output_relabel_configs'];
+const UNSUPPORTED_KEYS = ['dedup_interval'];
 
 /** A validated aggregation rule. */
 export interface AggregationRule {
@@ -75,6 +78,18 @@ export interface AggregationRule {
   readonly ignoreFirstIntervals: number;
   /** Whether matched raw series are forwarded too. Default false, as in vmagent. */
   readonly keepInput: boolean;
+  /**
+   * vmagent's `-streamAggr.dropInput`: series that no aggregation rule matches are not
+   * forwarded. Set on any rule, it applies to the whole proxy. Absent: false.
+   */
+  readonly dropInput?: boolean;
+  /**
+   * Relabel rules applied to each matched input series before it is grouped (once per
+   * distinct series); a series they drop is not aggregated by this rule. Absent: none.
+   */
+  readonly inputRelabelConfigs?: readonly RelabelRule[];
+  /** Relabel rules applied to every output series of a flush before it is written. */
+  readonly outputRelabelConfigs?: readonly RelabelRule[];
 }
 
 const DURATION_PART = /(\d+(?:\.\d+)?)(ms|s|m|h|d|w|y)/gy;
@@ -113,6 +128,23 @@ export function parseAggregationRules(
   if (!Array.isArray(value))
     throw new ConfigError(sourceName, basePath, 'expected a list of aggregation rules');
   const rules = value.map((item, index) => parseRule(item, sourceName, `${basePath}[${index}]`));
+  if (rules.some((rule) => rule.dropInput === true)) {
+    // Only the series of keep_input rules are forwarded then, selected by relabel rules,
+    // which can express only positive matchers.
+    rules.forEach((rule, index) => {
+      if (!rule.keepInput) return;
+      for (const selector of rule.match) {
+        const negative = selector.matchers.find((m) => m.type === '!=' || m.type === '!~');
+        if (negative !== undefined) {
+          throw new ConfigError(
+            sourceName,
+            `${basePath}[${index}].match`,
+            `selector ${selector.text}: a ${negative.type} matcher cannot select the input kept with drop_input: true (only = and =~ matchers)`,
+          );
+        }
+      }
+    });
+  }
   if (rules.length > 64) {
     throw new ConfigError(
       sourceName,
@@ -183,9 +215,7 @@ function parseRule(value: unknown, sourceName: string, path: string): Aggregatio
     }
   }
   const keepInput = optionalBoolean(rule.keep_input, false, (r) => fail('keep_input', r));
-  if (optionalBoolean(rule.drop_input, false, (r) => fail('drop_input', r))) {
-    return fail('drop_input', 'dropping series no rule matches is not supported yet');
-  }
+  const dropInput = optionalBoolean(rule.drop_input, false, (r) => fail('drop_input', r));
   if (!keepInput) {
     // Matched input is dropped by relabel rules, which can express only positive matchers.
     for (const selector of match) {
@@ -209,6 +239,16 @@ function parseRule(value: unknown, sourceName: string, path: string): Aggregatio
   ) {
     return fail('ignore_first_intervals', 'expected an integer >= 0');
   }
+  const inputRelabelConfigs = parseRuleRelabelConfigs(
+    rule.input_relabel_configs,
+    sourceName,
+    `${path}.input_relabel_configs`,
+  );
+  const outputRelabelConfigs = parseRuleRelabelConfigs(
+    rule.output_relabel_configs,
+    sourceName,
+    `${path}.output_relabel_configs`,
+  );
   return {
     match,
     interval: rule.interval,
@@ -227,6 +267,9 @@ function parseRule(value: unknown, sourceName: string, path: string): Aggregatio
     ),
     ignoreFirstIntervals,
     keepInput,
+    ...(dropInput ? { dropInput } : {}),
+    ...(inputRelabelConfigs.length > 0 ? { inputRelabelConfigs } : {}),
+    ...(outputRelabelConfigs.length > 0 ? { outputRelabelConfigs } : {}),
   };
 }
 

@@ -85,7 +85,8 @@ export function parsePipelineConfig(text: string, sourceName: string): PipelineC
   if (!isMap(root)) throw reader.error('', root, 'expected a mapping at the top level');
   reader.checkKeys(root, '', PIPELINE_CONFIG_KEYS);
   const aggregationsNode = root.get('aggregations', true) as YamlNode | undefined;
-  const aggregations = parseAggregationRules(aggregationsNode?.toJSON(), sourceName);
+  // toJS, not toJSON: toJSON turns big integers (a relabel modulus) into lossy numbers.
+  const aggregations = parseAggregationRules(aggregationsNode?.toJS(list[0]!), sourceName);
   const rulesNode = root.get('relabel_configs', true) as YamlNode | undefined;
   if (rulesNode === undefined || isNullScalar(rulesNode)) {
     return aggregations.length > 0 ? { relabelConfigs: [], aggregations } : { relabelConfigs: [] };
