@@ -8,6 +8,7 @@ export default defineConfig({
       'control-plane/**/*.test.ts',
       'bench/**/*.test.ts',
       'test/**/*.test.ts',
+      'ui/**/*.test.ts',
     ],
     testTimeout: 30_000,
     hookTimeout: 60_000,

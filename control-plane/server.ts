@@ -8,11 +8,22 @@ import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import type { ConnectRouter } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
+import { AnalysisService } from '../proto/gen/phoenix/v1/analysis_pb.js';
+import { ExperimentService } from '../proto/gen/phoenix/v1/experiment_pb.js';
 import { PipelineService } from '../proto/gen/phoenix/v1/pipeline_pb.js';
 import { ProxyService } from '../proto/gen/phoenix/v1/proxy_pb.js';
 import { authInterceptor } from './auth/auth-interceptor.js';
 import type { TokenSet } from './auth/tokens.js';
 import { createDualProtocolListener } from './dual-protocol-listener.js';
+import { ExperimentEngine } from './experiments/experiment-engine.js';
+import { experimentServiceImpl } from './experiments/experiment-service.js';
+import { type ExperimentStore, SqliteExperimentStore } from './experiments/experiment-store.js';
+import { queryChecks } from './experiments/query-checks.js';
+import { trackerSketches } from './experiments/tracker-sketches.js';
+import { createHttpApp, httpAppListener } from './http/app.js';
+import { mountTsdbStatusRoute } from './http/tsdb-status-route.js';
+import { analysisServiceImpl } from './services/analysis-service.js';
+import { CardinalityReports } from './services/cardinality-reports.js';
 import { PipelineEvents } from './services/pipeline-events.js';
 import { pipelineServiceImpl } from './services/pipeline-service.js';
 import { ProxyRegistry } from './services/proxy-registry.js';
@@ -34,6 +45,17 @@ export interface ControlPlaneOptions {
   readonly tokens?: TokenSet | undefined;
   /** Quiet time after which a config stream gets a heartbeat, in ms. Default 5000. */
   readonly heartbeatIntervalMs?: number;
+  /**
+   * Where experiments are kept; default: beside the pipelines in the data directory's
+   * SQLite file, or in memory when a `store` is given without a data directory.
+   */
+  readonly experimentStore?: ExperimentStore;
+  /** Time between measurements of running experiments, ms. Default 2000. */
+  readonly experimentTickMs?: number;
+  /** Folder of the built dashboard; default `dist/ui` of the repo. */
+  readonly uiDir?: string;
+  /** A proxy's cardinality report stops counting this long after it arrived, in ms. Default 60 000. */
+  readonly cardinalityReportMaxAgeMs?: number;
 }
 
 /** Defaults of {@link ControlPlaneOptions}. */
@@ -70,18 +92,50 @@ export async function startControlPlane(
   const events = new PipelineEvents();
   const registry = new ProxyRegistry();
   const pipelineImpl = pipelineServiceImpl(store, events, registry);
+  const experimentStore =
+    options.experimentStore ??
+    new SqliteExperimentStore(
+      options.dataDir === undefined ? ':memory:' : join(options.dataDir, STORE_FILE_NAME),
+    );
+  const experiments = await ExperimentEngine.start({
+    store: experimentStore,
+    pipelines: store,
+    pipelineEvents: events,
+    registry,
+    sketches: trackerSketches,
+    queries: queryChecks,
+    ...(options.experimentTickMs === undefined ? {} : { tickMs: options.experimentTickMs }),
+  });
+  const cardinality = new CardinalityReports(
+    options.cardinalityReportMaxAgeMs === undefined
+      ? {}
+      : { maxAgeMs: options.cardinalityReportMaxAgeMs },
+  );
   const proxyImpl = proxyServiceImpl({
+    cardinality,
     store,
     events,
     registry,
+    experiments,
     heartbeatIntervalMs: options.heartbeatIntervalMs ?? CONTROL_PLANE_DEFAULTS.heartbeatIntervalMs,
   });
+  const httpApp = createHttpApp({
+    tokens: options.tokens,
+    proxies: registry,
+    ...(options.uiDir === undefined ? {} : { uiDir: options.uiDir }),
+  });
+  mountTsdbStatusRoute(httpApp, cardinality, options.tokens);
   const handler = connectNodeAdapter({
     routes: (router: ConnectRouter) => {
       router.service(PipelineService, pipelineImpl);
       router.service(ProxyService, proxyImpl);
+      router.service(ExperimentService, experimentServiceImpl(experiments, queryChecks));
+      router.service(AnalysisService, analysisServiceImpl({ reports: cardinality }));
     },
     interceptors: [authInterceptor(options.tokens)],
+    // Everything that is not an RPC: the dashboard and its JSON/SSE endpoints. Mount more
+    // plain-HTTP routes on `httpApp` here.
+    fallback: httpAppListener(httpApp),
   });
   const http1 = createHttp1Server(handler);
   const http2 = createHttp2Server(handler);
@@ -101,6 +155,8 @@ export async function startControlPlane(
       });
     });
   } catch (error) {
+    experiments.close();
+    await experimentStore.close();
     await store.close();
     throw new Error(
       `cannot listen on ${listenHost}:${listenPort}: ${error instanceof Error ? error.message : String(error)}`,
@@ -116,6 +172,8 @@ export async function startControlPlane(
     for (const socket of sockets) socket.destroy();
     http1.closeAllConnections();
     await closed;
+    experiments.close();
+    await experimentStore.close();
     await openStore.close();
   };
   return {

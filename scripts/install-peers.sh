@@ -6,6 +6,8 @@
 # machine changes, no service starts, and the binaries live at stable paths:
 #   .peers/usr/bin/prometheus
 #   .peers/usr/bin/vmagent
+# Also installs Debian's chromium (system-wide, for the dashboard's browser tests) when
+# /usr/bin/chromium is missing.
 # Idempotent: when both binaries are there it does nothing. Needs root only for
 # `apt-get update`, which runs once, and only when a download is needed.
 set -euo pipefail
@@ -15,6 +17,22 @@ peers_dir="${PHOENIX_PEERS_DIR:-$repo_dir/.peers}"
 cache_dir="$peers_dir/cache"
 prometheus_bin="$peers_dir/usr/bin/prometheus"
 vmagent_bin="$peers_dir/usr/bin/vmagent"
+
+# The dashboard's browser tests (test/ui/) drive Debian's Chromium, which runs only when
+# installed system-wide (its sandbox helper and shared libraries). Installed only when
+# missing and when running as root, as CI does on a fresh machine; otherwise the tests
+# say how to get it.
+chromium_bin="${PHOENIX_CHROMIUM:-/usr/bin/chromium}"
+if [[ ! -x "$chromium_bin" ]]; then
+  if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    echo "install-peers: installing Debian's chromium for the dashboard tests" >&2
+    apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-liberation >&2
+  else
+    echo "install-peers: $chromium_bin is missing; the dashboard tests need it" \
+      "(as root: apt-get install chromium)" >&2
+  fi
+fi
 
 if [[ -x "$prometheus_bin" && -x "$vmagent_bin" ]]; then
   exit 0

@@ -29,6 +29,19 @@ export const METHOD_ROLES: Readonly<Record<string, Role>> = {
   'phoenix.v1.ProxyService/WatchConfig': 'proxy',
   'phoenix.v1.ProxyService/ReportStatus': 'proxy',
   'phoenix.v1.ProxyService/ListProxies': 'viewer',
+  'phoenix.v1.AnalysisService/TopMetrics': 'viewer',
+  'phoenix.v1.AnalysisService/TopLabels': 'viewer',
+  'phoenix.v1.AnalysisService/Churn': 'viewer',
+  'phoenix.v1.AnalysisService/Recommend': 'viewer',
+  'phoenix.v1.ExperimentService/CreateExperiment': 'admin',
+  'phoenix.v1.ExperimentService/StartExperiment': 'admin',
+  'phoenix.v1.ExperimentService/PromoteExperiment': 'admin',
+  'phoenix.v1.ExperimentService/RollbackExperiment': 'admin',
+  'phoenix.v1.ExperimentService/StopExperiment': 'admin',
+  'phoenix.v1.ExperimentService/GetExperiment': 'viewer',
+  'phoenix.v1.ExperimentService/ListExperiments': 'viewer',
+  'phoenix.v1.ExperimentService/WatchExperiment': 'viewer',
+  'phoenix.v1.ExperimentService/CheckQueries': 'viewer',
 };
 
 const BEARER = /^Bearer\s+(\S+)\s*$/i;

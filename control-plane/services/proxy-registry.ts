@@ -2,6 +2,7 @@ import { create } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import {
   type ApplyError,
+  type ArmReport,
   type ProxyCounters,
   type ProxyStatus,
   ProxyStatusSchema,
@@ -21,7 +22,12 @@ interface ProxyRecord {
   lastSeenMs: number;
   /** The newest request the proxy reported from its traffic. */
   recentRequest: LiveRequest | undefined;
+  /** The proxy's latest per-arm measurements of a running experiment. */
+  arms: readonly ArmReport[];
 }
+
+/** An arm report with the proxy that sent it. */
+export type ProxyArmReport = ArmReport & { readonly proxyId: string };
 
 /** A request a proxy received, reported for previews on live traffic. */
 export interface LiveRequest {
@@ -67,6 +73,7 @@ export class ProxyRegistry implements LiveRequests {
         openStreams: 0,
         lastSeenMs: this.#nowMs(),
         recentRequest: undefined,
+        arms: [],
       };
       this.#proxies.set(proxyId, record);
     }
@@ -106,6 +113,7 @@ export class ProxyRegistry implements LiveRequests {
     applyError: ApplyError | undefined;
     listen: string;
     recentRequest: Uint8Array;
+    arms?: readonly ArmReport[];
   }): void {
     const record = this.#record(status.proxyId);
     record.pipeline = status.pipeline;
@@ -114,6 +122,7 @@ export class ProxyRegistry implements LiveRequests {
     record.counters = status.counters;
     record.applyError = status.applyError;
     record.listen = status.listen;
+    record.arms = status.arms ?? [];
     if (status.recentRequest.length > 0) {
       record.recentRequest = {
         proxyId: status.proxyId,
@@ -122,6 +131,17 @@ export class ProxyRegistry implements LiveRequests {
         receivedAtMs: this.#nowMs(),
       };
     }
+  }
+
+  /** Every proxy's latest reports of `experiment`'s arms; counters are totals per proxy. */
+  armReports(experiment: string): ProxyArmReport[] {
+    const reports: ProxyArmReport[] = [];
+    for (const record of this.#proxies.values()) {
+      for (const arm of record.arms) {
+        if (arm.experiment === experiment) reports.push({ ...arm, proxyId: record.proxyId });
+      }
+    }
+    return reports;
   }
 
   latestRequest(pipeline: string | undefined): LiveRequest | undefined {

@@ -5,11 +5,14 @@ import { create } from '@bufbuild/protobuf';
 import { Code, ConnectError, type ServiceImpl } from '@connectrpc/connect';
 import {
   ConfigUpdateSchema,
+  type ExperimentAssignment,
   type ProxyService,
   type WatchConfigResponse,
   WatchConfigResponseSchema,
 } from '../../proto/gen/phoenix/v1/proxy_pb.js';
+import { windowsFromReport } from '../../proxy/cardinality/cardinality-proto.js';
 import type { PipelineStore } from '../store/pipeline-store.js';
+import type { CardinalityReports } from './cardinality-reports.js';
 import { checkPipelineName, connectErrors } from './connect-errors.js';
 import type { PipelineEvents } from './pipeline-events.js';
 import type { ProxyRegistry } from './proxy-registry.js';
@@ -21,6 +24,10 @@ export interface ProxyServiceOptions {
   readonly registry: ProxyRegistry;
   /** A heartbeat goes out on a config stream quiet for this long, in ms. */
   readonly heartbeatIntervalMs: number;
+  /** Where the proxies' cardinality reports go. */
+  readonly cardinality?: CardinalityReports;
+  /** The experiment running on a pipeline, whose candidate the proxies run beside it. */
+  readonly experiments?: { assignment(pipeline: string): ExperimentAssignment | undefined };
 }
 
 function checkProxyId(proxyId: string): void {
@@ -31,7 +38,7 @@ function checkProxyId(proxyId: string): void {
 
 /** The service implementation. */
 export function proxyServiceImpl(options: ProxyServiceOptions): ServiceImpl<typeof ProxyService> {
-  const { store, events, registry, heartbeatIntervalMs } = options;
+  const { store, events, registry, heartbeatIntervalMs, experiments } = options;
   return {
     register: (request) =>
       connectErrors(async () => {
@@ -53,7 +60,11 @@ export function proxyServiceImpl(options: ProxyServiceOptions): ServiceImpl<type
           applyError: request.applyError,
           listen: request.listen,
           recentRequest: request.recentRequest,
+          arms: request.arms,
         });
+        if (request.cardinality !== undefined) {
+          options.cardinality?.record(request.proxyId, windowsFromReport(request.cardinality));
+        }
         return {};
       }),
 
@@ -78,7 +89,7 @@ export function proxyServiceImpl(options: ProxyServiceOptions): ServiceImpl<type
       const onAbort = () => wake?.();
       signal.addEventListener('abort', onAbort);
       const closeStream = registry.streamOpened(request.proxyId, request.pipeline);
-      let lastSent: { version: number; exists: boolean } | undefined;
+      let lastSent: { version: number; exists: boolean; experiment: string } | undefined;
       try {
         while (!signal.aborted) {
           if (pending) {
@@ -86,12 +97,15 @@ export function proxyServiceImpl(options: ProxyServiceOptions): ServiceImpl<type
             const current = await store.get(request.pipeline);
             const exists = current !== undefined;
             const version = current?.version ?? 0;
+            const experiment = exists ? experiments?.assignment(request.pipeline) : undefined;
+            const experimentName = experiment?.name ?? '';
             if (
               lastSent === undefined ||
               lastSent.version !== version ||
-              lastSent.exists !== exists
+              lastSent.exists !== exists ||
+              lastSent.experiment !== experimentName
             ) {
-              lastSent = { version, exists };
+              lastSent = { version, exists, experiment: experimentName };
               yield create(WatchConfigResponseSchema, {
                 event: {
                   case: 'config',
@@ -100,6 +114,7 @@ export function proxyServiceImpl(options: ProxyServiceOptions): ServiceImpl<type
                     version,
                     configYaml: current?.configYaml ?? '',
                     exists,
+                    ...(experiment === undefined ? {} : { experiment }),
                   }),
                 },
               });

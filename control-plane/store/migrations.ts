@@ -31,4 +31,35 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    description: 'experiments and their events',
+    sql: `
+      CREATE TABLE experiments (
+        name TEXT PRIMARY KEY,
+        pipeline TEXT NOT NULL,
+        spec_json TEXT NOT NULL,
+        phase TEXT NOT NULL,
+        baseline_version INTEGER NOT NULL DEFAULT 0,
+        promoted_version INTEGER NOT NULL DEFAULT 0,
+        created_by TEXT NOT NULL,
+        created_at_ms INTEGER NOT NULL,
+        started_at_ms INTEGER,
+        ended_at_ms INTEGER,
+        decision_reason TEXT NOT NULL DEFAULT '',
+        results_json TEXT
+      );
+      CREATE INDEX experiments_by_pipeline ON experiments (pipeline, phase);
+      CREATE TABLE experiment_events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        experiment TEXT NOT NULL REFERENCES experiments(name),
+        type TEXT NOT NULL,
+        phase TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        at_ms INTEGER NOT NULL
+      );
+      CREATE INDEX experiment_events_by_experiment ON experiment_events (experiment, id);
+    `,
+  },
 ];

@@ -39,13 +39,18 @@ export interface SqliteStoreOptions {
  * still never hand out the same version twice.
  */
 export function openSqlitePipelineStore(options: SqliteStoreOptions): SqlitePipelineStore {
+  return new SqlitePipelineStore(openSqliteDatabase(options), options.nowMs ?? Date.now);
+}
+
+/** Opens the store's database file with the store's settings and an up-to-date schema. */
+export function openSqliteDatabase(options: SqliteStoreOptions): Database.Database {
   if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
   const db = new Database(options.path);
   db.pragma('journal_mode = WAL');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
   applyMigrations(db, options.migrations ?? MIGRATIONS);
-  return new SqlitePipelineStore(db, options.nowMs ?? Date.now);
+  return db;
 }
 
 /** Runs, in one transaction each, the migrations not yet recorded; returns their versions. */

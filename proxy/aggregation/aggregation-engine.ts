@@ -8,7 +8,7 @@ import { AGGREGATION_OUTPUTS, type AggregationRule } from '../pipeline/aggregati
 import * as abi from '../pipeline/wasm-abi.js';
 import { defaultWasmPath, type WasmModule, wasmApi } from '../pipeline/wasm-module.js';
 
-import { decodeSeriesLabels, writeClassification } from './classify.js';
+import { decodeSeriesLabels, TIER_RULE_LABEL, writeClassification } from './classify.js';
 import { RuleRelabelers } from './rule-relabel.js';
 
 /** Counters of the aggregation state; totals since the engine was configured. */
@@ -57,6 +57,10 @@ interface AggregationExports {
   aggregateSnapshot(): number;
   aggregateSnapshotPtr(): number;
   aggregateRestore(len: number): number;
+  aggregateHandoffExport(): number;
+  aggregateHandoffPtr(): number;
+  aggregateHandoffRemove(len: number): number;
+  aggregateHandoffMerge(len: number): number;
 }
 
 /** Options of {@link AggregationEngine.load}. */
@@ -145,8 +149,15 @@ export class AggregationEngine {
         this.#exports.hostOutPtr(),
         this.#exports.hostOutCapacity(),
       );
-      return writeClassification(this.rules, labels, out, (rule, series) =>
-        this.#relabelers.relabelInput(rule, series),
+      // A gateway of the two-tier layout names the one rule a copy of a series is for.
+      const tierRule = labels.get(TIER_RULE_LABEL);
+      labels.delete(TIER_RULE_LABEL);
+      return writeClassification(
+        this.rules,
+        labels,
+        out,
+        (rule, series) => this.#relabelers.relabelInput(rule, series),
+        tierRule === undefined ? undefined : Number(tierRule),
       );
     } catch (error) {
       this.#hostFailure = error;
@@ -231,6 +242,36 @@ export class AggregationEngine {
       this.#exports.aggregateSnapshotPtr(),
       len,
     ).slice();
+  }
+
+  /**
+   * Every group with its running total and the counter baseline of each of its input
+   * series, in the hand-off format of wasm/ABI.md ("Hand-off between replicas").
+   */
+  handoffExport(): Uint8Array {
+    const len = this.#exports.aggregateHandoffExport();
+    return new Uint8Array(
+      this.#exports.memory.buffer,
+      this.#exports.aggregateHandoffPtr(),
+      len,
+    ).slice();
+  }
+
+  /** Removes the groups with these hashes and their input series; returns how many. */
+  handoffRemove(groupHashes: BigUint64Array): number {
+    if (groupHashes.length === 0) return 0;
+    this.#copyIn(
+      new Uint8Array(groupHashes.buffer, groupHashes.byteOffset, groupHashes.byteLength),
+    );
+    return this.#exports.aggregateHandoffRemove(groupHashes.byteLength);
+  }
+
+  /** Merges hand-off bytes from another replica; returns the groups merged. Throws if malformed. */
+  handoffMerge(bytes: Uint8Array): number {
+    this.#copyIn(bytes);
+    const merged = this.#exports.aggregateHandoffMerge(bytes.length);
+    if (merged < 0) throw new Error('malformed aggregation hand-off');
+    return merged;
   }
 
   /** Replaces the state with a snapshot of the same rules. False when the bytes do not fit. */

@@ -32,10 +32,26 @@ const COUNTERS: readonly [CounterField, string, string][] = [
   ],
 ];
 
-/** Registers the metrics; returns the function that takes each report. */
-export function aggregationMetrics(
-  registry: Registry,
-): (stats: AggregationStats, refusedRequests: number) => void {
+/** Takes each report of one aggregation thread. */
+export type AggregationStatsReporter = (stats: AggregationStats, refusedRequests: number) => void;
+
+/**
+ * Registers the metrics; returns a factory of reporters, one per aggregation thread (the
+ * thread's counters start from zero, so each reporter keeps its own last values).
+ */
+export function aggregationMetrics(registry: Registry): () => AggregationStatsReporter {
+  // One set of metrics per registry, however many parts of the proxy report into it (the
+  // two-tier aggregator runs its own aggregation thread beside the proxy's).
+  const existing = factories.get(registry);
+  if (existing !== undefined) return existing;
+  const factory = registerAggregationMetrics(registry);
+  factories.set(registry, factory);
+  return factory;
+}
+
+const factories = new WeakMap<Registry, () => AggregationStatsReporter>();
+
+function registerAggregationMetrics(registry: Registry): () => AggregationStatsReporter {
   const counters = COUNTERS.map(
     ([field, name, help]) => [field, new Counter({ name, help, registers: [registry] })] as const,
   );
@@ -59,17 +75,19 @@ export function aggregationMetrics(
     help: 'Bytes of WebAssembly memory the aggregation state occupies.',
     registers: [registry],
   });
-  const previous = new Map<string, number>();
-  const advance = (key: string, counter: Counter, value: number): void => {
-    const delta = value - (previous.get(key) ?? 0);
-    if (delta > 0) counter.inc(delta);
-    previous.set(key, value);
-  };
-  return (stats, refusedRequests) => {
-    for (const [field, counter] of counters) advance(field, counter, stats[field]);
-    advance('refused', refused, refusedRequests);
-    series.set(stats.seriesTracked);
-    groups.set(stats.groups);
-    stateBytes.set(stats.stateBytes);
+  return () => {
+    const previous = new Map<string, number>();
+    const advance = (key: string, counter: Counter, value: number): void => {
+      const delta = value - (previous.get(key) ?? 0);
+      if (delta > 0) counter.inc(delta);
+      previous.set(key, value);
+    };
+    return (stats, refusedRequests) => {
+      for (const [field, counter] of counters) advance(field, counter, stats[field]);
+      advance('refused', refused, refusedRequests);
+      series.set(stats.seriesTracked);
+      groups.set(stats.groups);
+      stateBytes.set(stats.stateBytes);
+    };
   };
 }

@@ -25,6 +25,10 @@ export interface AggregationThread {
   ingest(payload: Uint8Array): void;
   /** Final flush and snapshot, then the thread ends. Safe to call more than once. */
   close(): Promise<void>;
+  /** Two-tier: removes the groups other members own now; their state per new owner. */
+  handoffExport(members: readonly string[], self: string): Promise<Map<string, Uint8Array>>;
+  /** Two-tier: merges groups handed off by another member; resolves to how many. */
+  handoffMerge(bytes: Uint8Array): Promise<number>;
 }
 
 /** Starts the thread; resolves once its state is loaded (and restored). */
@@ -40,6 +44,8 @@ export async function startAggregationThread(
   const worker = new Worker(new URL(threadFileUrl()), { workerData: setup });
   let closed: Promise<void> | undefined;
   let resolveClosed: (() => void) | undefined;
+  let nextRequestId = 0;
+  const handoffReplies = new Map<number, (message: FromAggregator) => void>();
   await new Promise<void>((resolve, reject) => {
     worker.on('message', (message: FromAggregator) => {
       switch (message.kind) {
@@ -61,6 +67,11 @@ export async function startAggregationThread(
         case 'closed':
           resolveClosed?.();
           break;
+        case 'handoff-out':
+        case 'handoff-merged':
+          handoffReplies.get(message.id)?.(message);
+          handoffReplies.delete(message.id);
+          break;
       }
     });
     worker.on('error', (error) => {
@@ -73,7 +84,25 @@ export async function startAggregationThread(
   const send = (message: ToAggregator, transfer: ArrayBuffer[] = []): void => {
     worker.postMessage(message, transfer);
   };
+  const ask = (message: ToAggregator, id: number, transfer: ArrayBuffer[] = []) =>
+    new Promise<FromAggregator>((resolve) => {
+      handoffReplies.set(id, resolve);
+      send(message, transfer);
+    });
   return {
+    async handoffExport(members, self) {
+      const id = nextRequestId++;
+      const reply = await ask({ kind: 'handoff-export', id, members, self }, id);
+      return new Map(reply.kind === 'handoff-out' ? reply.parts : []);
+    },
+    async handoffMerge(bytes) {
+      const id = nextRequestId++;
+      const copy = bytes.slice();
+      const reply = await ask({ kind: 'handoff-merge', id, bytes: copy }, id, [copy.buffer]);
+      if (reply.kind !== 'handoff-merged') return 0;
+      if (reply.error !== undefined) throw new Error(reply.error);
+      return reply.groups;
+    },
     ingest(payload) {
       const copy = payload.slice();
       send({ kind: 'ingest', body: copy }, [copy.buffer]);

@@ -17,7 +17,16 @@ export type ToAggregator =
   /** A relabeled request (snappy remote-write 1.0) to aggregate. */
   | { readonly kind: 'ingest'; readonly body: Uint8Array }
   /** Flush (rules with flush_on_shutdown), snapshot, then answer `closed`. */
-  | { readonly kind: 'close' };
+  | { readonly kind: 'close' }
+  /** Two-tier: give away the groups other members own now; answered `handoff-out`. */
+  | {
+      readonly kind: 'handoff-export';
+      readonly id: number;
+      readonly members: readonly string[];
+      readonly self: string;
+    }
+  /** Two-tier: merge groups another member handed off; answered `handoff-merged`. */
+  | { readonly kind: 'handoff-merge'; readonly id: number; readonly bytes: Uint8Array };
 
 export type FromAggregator =
   | { readonly kind: 'ready' }
@@ -36,4 +45,15 @@ export type FromAggregator =
       readonly stats: AggregationStats;
       readonly refusedRequests: number;
     }
-  | { readonly kind: 'closed' };
+  | { readonly kind: 'closed' }
+  | {
+      readonly kind: 'handoff-out';
+      readonly id: number;
+      readonly parts: ReadonlyArray<readonly [string, Uint8Array]>;
+    }
+  | {
+      readonly kind: 'handoff-merged';
+      readonly id: number;
+      readonly groups: number;
+      readonly error?: string;
+    };

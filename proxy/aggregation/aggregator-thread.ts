@@ -31,6 +31,30 @@ try {
   port.on('message', (message: ToAggregator) => {
     if (message.kind === 'ingest') {
       aggregator.ingest(message.body);
+    } else if (message.kind === 'handoff-export') {
+      let parts: Array<readonly [string, Uint8Array]> = [];
+      try {
+        parts = [...aggregator.handoff(message.members, message.self)];
+      } catch (error) {
+        post({
+          kind: 'event',
+          level: 'error',
+          event: 'tier_handoff_export_failed',
+          fields: { message: error instanceof Error ? error.message : String(error) },
+        });
+      }
+      post(
+        { kind: 'handoff-out', id: message.id, parts },
+        parts.map(([, bytes]) => bytes.buffer as ArrayBuffer),
+      );
+    } else if (message.kind === 'handoff-merge') {
+      try {
+        const groups = aggregator.mergeHandoff(message.bytes);
+        post({ kind: 'handoff-merged', id: message.id, groups });
+      } catch (error) {
+        const text = error instanceof Error ? error.message : String(error);
+        post({ kind: 'handoff-merged', id: message.id, groups: 0, error: text });
+      }
     } else {
       aggregator
         .close()

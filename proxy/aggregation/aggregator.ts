@@ -5,6 +5,8 @@
  * Free of thread and server code; `aggregator-thread.ts` runs it in its own thread.
  */
 import type { AggregationRule } from '../pipeline/aggregation-config.js';
+import { splitHandoff } from '../tier/handoff-split.js';
+import { MemberRing } from '../tier/routing-key.js';
 import { AggregationEngine, type AggregationStats } from './aggregation-engine.js';
 import { readSnapshotFile, writeSnapshotFile } from './snapshot-file.js';
 
@@ -133,6 +135,24 @@ export class Aggregator {
     const rule = this.#options.rules[index]!;
     const flushes = ++this.#flushesSinceStart[index]!;
     if (payload.length > 0 && flushes > rule.ignoreFirstIntervals) this.#options.onOutput(payload);
+  }
+
+  /**
+   * Two-tier hand-off: removes the groups that `members` assign to a member other than
+   * `self` and returns their state (totals and input baselines) per new owner, to be
+   * merged there with {@link mergeHandoff}.
+   */
+  handoff(members: readonly string[], self: string): Map<string, Uint8Array> {
+    if (members.length === 0) return new Map();
+    const split = splitHandoff(this.#engine.handoffExport(), new MemberRing(members), self);
+    this.#engine.handoffRemove(split.givenAway);
+    return split.parts;
+  }
+
+  /** Merges groups handed off by another member; returns how many. Throws if malformed. */
+  mergeHandoff(bytes: Uint8Array): number {
+    if (this.#closed) throw new Error('aggregation is closed');
+    return this.#engine.handoffMerge(bytes);
   }
 
   /** Writes the state to the data dir now (no-op without one). */

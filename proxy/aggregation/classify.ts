@@ -7,6 +7,13 @@ import type { AggregationRule } from '../pipeline/aggregation-config.js';
 import { selectorMatches } from '../pipeline/selector.js';
 
 const encoder = new TextEncoder();
+
+/**
+ * Label a gateway of the two-tier layout adds to each copy of a series it routes to an
+ * aggregator: the index of the one rule that copy is for (docs/aggregation-tier.md).
+ * The aggregator classifies the copy for that rule only and groups without the label.
+ */
+export const TIER_RULE_LABEL = '__phoenix_tier_rule';
 const decoder = new TextDecoder();
 
 /** The output metric name of `rule`'s `output` for input metric `metric` (vmagent's naming). */
@@ -161,20 +168,22 @@ export type InputRelabel = (
  * Writes the classification answer for a series into `out` (the module's host-out
  * buffer): `u32 matchCount`, then per matching rule `u32 rule, u32 blobBytes` and, per
  * output in kind order, `u32 length` and the encoded label fields. `relabelInput` applies
- * each matching rule's input relabeling. Returns the bytes written, or -2 when they do not
- * fit.
+ * each matching rule's input relabeling; `onlyRule` restricts the answer to one rule.
+ * Returns the bytes written, or -2 when they do not fit.
  */
 export function writeClassification(
   rules: readonly AggregationRule[],
   labels: ReadonlyMap<string, string>,
   out: Uint8Array,
   relabelInput: InputRelabel = (_rule, unchanged) => unchanged,
+  onlyRule?: number,
 ): number {
   const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
   let pos = 4;
   let matchCount = 0;
   for (let index = 0; index < rules.length; index++) {
     const rule = rules[index]!;
+    if (onlyRule !== undefined && index !== onlyRule) continue;
     if (!rule.match.some((selector) => selectorMatches(selector, labels))) continue;
     // `match` sees the series as it arrived; grouping and naming see it relabeled.
     const relabeled = relabelInput(index, labels);

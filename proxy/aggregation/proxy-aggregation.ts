@@ -2,62 +2,137 @@
  * How the proxy uses stream aggregation: when the pipeline has `aggregations`, a copy of
  * every accepted request's output goes to the aggregation thread, and each flush is
  * forwarded through the proxy's one forward function, like any request's output.
+ *
+ * A new pipeline version with other aggregation rules replaces the thread: the old one
+ * makes its final flush and snapshot, then a thread with the new rules starts. Requests
+ * that arrive during the switch are held and given to the new thread, so none is missed.
+ * The new rules start from an empty state (a snapshot only fits the rules that made it).
  */
 import type { Registry } from 'prom-client';
+import type { AggregationRule } from '../pipeline/aggregation-config.js';
 import { logEvent } from '../server/log.js';
-import type { ProxyOptions } from '../server/options.js';
 import type { ProcessResponse } from '../server/worker-protocol.js';
-import { aggregationMetrics } from './aggregation-metrics.js';
-import { startAggregationThread } from './aggregation-thread.js';
+import type { AggregationStats } from './aggregation-engine.js';
+import { type AggregationStatsReporter, aggregationMetrics } from './aggregation-metrics.js';
+import { type AggregationThread, startAggregationThread } from './aggregation-thread.js';
 
 export interface StartedAggregation {
   /** Passes a copy of a successful response's payload on; returns the response. */
   observe(response: ProcessResponse): ProcessResponse;
+  /** Aggregates a snappy remote-write 1.0 payload (a copy is taken). */
+  ingest(payload: Uint8Array): void;
+  /** Switches to other rules (see above); resolves once the new thread runs. */
+  replace(rules: readonly AggregationRule[]): Promise<void>;
+  /** Output series the rules make now: alive groups times outputs per group. */
+  outputSeries(): number;
   /** Final flush, forwarded and awaited, then the final snapshot. */
   close(): Promise<void>;
 }
 
-const NONE: StartedAggregation = {
-  observe: (response) => response,
-  close: async () => {},
-};
+export interface AggregationSetup {
+  readonly rules: readonly AggregationRule[];
+  /** Folder of the snapshot; `undefined` keeps the state in memory only. */
+  readonly dataDir: string | undefined;
+  readonly maxDecompressedBytes: number;
+  /** Where each flush goes. */
+  readonly forward: (payload: Uint8Array) => Promise<unknown>;
+  /** Reporters of the state's counters (self-metrics); none for a measuring arm. */
+  readonly reporters?: () => AggregationStatsReporter;
+  /** Log events carry this, to tell an experiment's aggregation from the proxy's own. */
+  readonly scope?: string;
+}
 
+/** Output series of each group of a rule. */
+function seriesPerGroup(rules: readonly AggregationRule[]): number {
+  if (rules.length === 0) return 0;
+  const outputs = rules.reduce((sum, rule) => sum + rule.outputs.length, 0);
+  return outputs / rules.length;
+}
+
+/** Starts the proxy's aggregation (no thread while there are no rules). */
 export async function startAggregation(
-  options: ProxyOptions,
-  forward: (payload: Uint8Array) => Promise<unknown>,
-  registry: Registry,
+  setup: AggregationSetup,
+  registry?: Registry,
 ): Promise<StartedAggregation> {
-  const rules = options.pipeline?.aggregations ?? [];
-  if (rules.length === 0) return NONE;
+  const reporters =
+    setup.reporters ?? (registry === undefined ? undefined : aggregationMetrics(registry));
   const pending = new Set<Promise<unknown>>();
-  const thread = await startAggregationThread({
-    rules,
-    dataDir: options.dataDir,
-    maxDecompressedBytes: options.maxDecompressedBytes,
-    onOutput: (payload) => {
-      const sent = forward(payload).catch((error: unknown) => {
-        logEvent('error', 'aggregation_forward_failed', {
-          message: error instanceof Error ? error.message : String(error),
+  const fields = setup.scope === undefined ? {} : { scope: setup.scope };
+  let rules = setup.rules;
+  let latestStats: AggregationStats | undefined;
+
+  const start = async (
+    next: readonly AggregationRule[],
+  ): Promise<AggregationThread | undefined> => {
+    latestStats = undefined;
+    if (next.length === 0) return undefined;
+    const report = reporters?.();
+    return startAggregationThread({
+      rules: next,
+      dataDir: setup.dataDir,
+      maxDecompressedBytes: setup.maxDecompressedBytes,
+      onOutput: (payload) => {
+        const sent = setup.forward(payload).catch((error: unknown) => {
+          logEvent('error', 'aggregation_forward_failed', {
+            ...fields,
+            message: error instanceof Error ? error.message : String(error),
+          });
         });
-      });
-      pending.add(sent);
-      void sent.finally(() => pending.delete(sent));
-    },
-    onEvent: (level, event, fields) => logEvent(level, event, { ...fields }),
-    onStats: aggregationMetrics(registry),
-  });
-  if (options.dataDir === undefined) {
+        pending.add(sent);
+        void sent.finally(() => pending.delete(sent));
+      },
+      onEvent: (level, event, eventFields) => logEvent(level, event, { ...fields, ...eventFields }),
+      onStats: (stats, refused) => {
+        latestStats = stats;
+        report?.(stats, refused);
+      },
+    });
+  };
+
+  let thread = await start(rules);
+  if (thread !== undefined && setup.dataDir === undefined) {
     logEvent('warn', 'aggregation_without_data_dir', {
+      ...fields,
       message: 'aggregation state is not snapshotted: a restart loses it',
     });
   }
+  /** Requests held while the thread is being replaced. */
+  let held: Uint8Array[] | undefined;
+  let replacing: Promise<void> = Promise.resolve();
+
+  const ingest = (payload: Uint8Array) => {
+    if (held !== undefined) held.push(payload.slice());
+    else thread?.ingest(payload);
+  };
+
   return {
     observe(response) {
-      if (response.ok) thread.ingest(response.aggregationInput ?? response.payload);
+      if (response.ok) ingest(response.aggregationInput ?? response.payload);
       return response;
     },
+    ingest,
+    replace(next) {
+      replacing = replacing.then(async () => {
+        const queue: Uint8Array[] = [];
+        held = queue;
+        try {
+          await thread?.close();
+          thread = undefined;
+          rules = next;
+          thread = await start(next);
+        } finally {
+          held = undefined;
+          for (const payload of queue) thread?.ingest(payload);
+        }
+        logEvent('info', 'aggregation_rules_replaced', { ...fields, rules: next.length });
+      });
+      return replacing;
+    },
+    outputSeries: () =>
+      latestStats === undefined ? 0 : latestStats.groups * seriesPerGroup(rules),
     async close() {
-      await thread.close();
+      await replacing.catch(() => undefined);
+      await thread?.close();
       await Promise.allSettled([...pending]);
     },
   };

@@ -1,7 +1,11 @@
 import { phoenixVersion } from '../server/version.js';
+import { analyzeCommand } from './analyze-command.js';
 import { benchCommand } from './bench-command.js';
+import { checkQueriesCommand } from './check-queries-command.js';
 import { controlPlaneCommand } from './control-plane-command.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
+import { experimentCommand } from './experiment-command.js';
+import { operatorCommand } from './operator-command.js';
 import { pipelineCommand } from './pipeline-command.js';
 import { proxiesCommand } from './proxies-command.js';
 import { proxyCommand } from './proxy-command.js';
@@ -25,7 +29,11 @@ export const COMMANDS: readonly Command[] = [
   proxyCommand,
   controlPlaneCommand,
   pipelineCommand,
+  checkQueriesCommand,
+  experimentCommand,
+  analyzeCommand,
   proxiesCommand,
+  operatorCommand,
   benchCommand,
 ];
 

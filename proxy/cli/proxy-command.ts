@@ -13,6 +13,7 @@ import { ConfigError } from '../pipeline/config-error.js';
 import { parsePipelineConfig } from '../pipeline/load.js';
 import { PROXY_DEFAULTS, ProxyOptionsError } from '../server/options.js';
 import { startProxy } from '../server/proxy.js';
+import { parseTierFlags, TIER_FLAGS, TIER_USAGE } from '../tier/tier-flags.js';
 import { EXIT_FAILURE, EXIT_OK, reportUsageError } from './exit-codes.js';
 import {
   FlagValueError,
@@ -59,6 +60,12 @@ const FLAGS = {
   'shutdown-timeout': { type: 'string', default: `${PROXY_DEFAULTS.shutdownTimeoutMs / 1000}s` },
   'otlp-grpc-listen': { type: 'string' },
   'otlp-keep-names': { type: 'boolean', default: false },
+  'cardinality-max-metrics': {
+    type: 'string',
+    default: String(PROXY_DEFAULTS.cardinalityMaxMetrics),
+  },
+  'cardinality-window': { type: 'string', default: '1h' },
+  ...TIER_FLAGS,
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -69,7 +76,8 @@ function usage(): string {
     'Receives Prometheus remote write 1.0 and 2.0 on POST /api/v1/write, OTLP metrics on',
     'POST /v1/metrics (protobuf or JSON) and OTLP/gRPC, runs the pipeline of --config over',
     'every request in worker threads and forwards the result to --upstream.',
-    'Also serves GET /metrics, /healthz and /readyz. SIGTERM or SIGINT shuts down gracefully.',
+    'Also serves GET /metrics, /healthz, /readyz and GET /api/v1/status/tsdb (live',
+    'cardinality, ?view=input|output&limit=N). SIGTERM or SIGINT shuts down gracefully.',
     '',
     'Flags:',
     `  --listen HOST:PORT            address to listen on (default ${DEFAULT_LISTEN})`,
@@ -103,6 +111,10 @@ function usage(): string {
     `  --otlp-grpc-listen HOST:PORT  OTLP/gRPC metrics listener, or off (default ${DEFAULT_OTLP_GRPC_LISTEN};`,
     '                                skipped with a warning when that default is taken)',
     '  --otlp-keep-names             OTLP: keep metric names as sent (no unit/_total suffixes)',
+    `  --cardinality-max-metrics N   metric names tracked apart in live cardinality before the`,
+    `                                "other" bucket (default ${PROXY_DEFAULTS.cardinalityMaxMetrics}; 0 turns tracking off)`,
+    '  --cardinality-window DURATION window of live cardinality; churn is per window (default 1h)',
+    ...TIER_USAGE,
     '  -h, --help                    show this help',
     '',
     'SIZE is bytes, optionally with KiB, MiB or GiB; DURATION is like 500ms, 30s, 1m30s.',
@@ -184,9 +196,15 @@ async function runProxy(args: string[]): Promise<number> {
       maxLabelsPerSeries: parseCount('--max-labels-per-series', values['max-labels-per-series']),
       otlpGrpcListen: parseOtlpGrpcListen(values['otlp-grpc-listen']),
       otlpKeepNames: values['otlp-keep-names'],
+      cardinalityMaxMetrics: parseCount(
+        '--cardinality-max-metrics',
+        values['cardinality-max-metrics'],
+      ),
+      cardinalityWindowMs: parseDuration('--cardinality-window', values['cardinality-window']),
       upstreamTimeoutMs,
       upstreamConnections: parseCount('--upstream-connections', values['upstream-connections']),
       shutdownTimeoutMs: parseDuration('--shutdown-timeout', values['shutdown-timeout']),
+      aggregationTier: parseTierFlags(values),
     });
   } catch (error) {
     await control?.close();

@@ -3,12 +3,13 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   CONTROL_PLANE_DEFAULTS,
+  loadTokenFile,
   type RunningControlPlane,
   type RunningSink,
   startControlPlane,
   startLocalSink,
 } from '../../control-plane/index.js';
-import { connectControlPlane, type ProxyControl } from '../control/index.js';
+import { connectControlPlane, type ProxyControl, readTokenFile } from '../control/index.js';
 import { logEvent } from '../server/log.js';
 import { PROXY_DEFAULTS } from '../server/options.js';
 import { type RunningProxy, startProxy } from '../server/proxy.js';
@@ -30,6 +31,8 @@ const FLAGS = {
   'data-dir': { type: 'string', default: './data' },
   pipeline: { type: 'string', default: 'default' },
   workers: { type: 'string' },
+  'token-file': { type: 'string' },
+  'proxy-token-file': { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -40,7 +43,8 @@ function usage(): string {
     'Runs everything on this machine: a control plane (pipelines in SQLite under --data-dir)',
     'and a proxy that follows its pipeline. Without --upstream, the proxy forwards to a',
     'local sink that counts and logs what arrives and keeps nothing. For local use: the',
-    'control API has no auth here (run `phoenix control-plane --token-file` for that).',
+    'control API and dashboard have no auth unless --token-file is given; the embedded',
+    'proxy then needs a token of role proxy (or admin) in --proxy-token-file.',
     '',
     'Flags:',
     `  --listen HOST:PORT               proxy ingest (default ${FLAGS.listen.default})`,
@@ -50,6 +54,8 @@ function usage(): string {
     '  --data-dir DIR                   pipelines, last-good config, queues (default ./data)',
     '  --pipeline NAME                  pipeline the proxy follows (default default)',
     `  --workers N                      pipeline worker threads (default ${availableParallelism()})`,
+    '  --token-file FILE                bearer tokens and roles of the control API (default: no auth)',
+    '  --proxy-token-file FILE          token the embedded proxy uses, with --token-file',
     '  -h, --help                       show this help',
     '',
   ].join('\n');
@@ -94,10 +100,26 @@ async function runUp(args: string[]): Promise<number> {
     const controlListen = parseListenAddress(values['control-plane-listen']);
     const workers =
       values.workers === undefined ? undefined : parseCount('--workers', values.workers);
+    const tokenFile = values['token-file'];
+    const proxyTokenFile = values['proxy-token-file'];
+    if ((tokenFile === undefined) !== (proxyTokenFile === undefined)) {
+      throw new FlagValueError('--token-file and --proxy-token-file go together');
+    }
+    const tokens = tokenFile === undefined ? undefined : await loadTokenFile(tokenFile);
+    if (tokens !== undefined && proxyTokenFile !== undefined) {
+      // Refused here rather than by a proxy that would retry forever without a pipeline.
+      const principal = tokens.authenticate(await readTokenFile(proxyTokenFile));
+      if (principal === undefined || principal.role === 'viewer') {
+        throw new Error(
+          `${proxyTokenFile}: ${principal === undefined ? 'the token is not in' : `token ${JSON.stringify(principal.name)} has role viewer in`} ${tokenFile}; the proxy needs role proxy or admin`,
+        );
+      }
+    }
     started.controlPlane = await startControlPlane({
       listenHost: controlListen.host,
       listenPort: controlListen.port,
       dataDir: join(dataDir, 'control-plane'),
+      tokens,
     });
     await ensurePipeline(started.controlPlane, values.pipeline);
     let upstreamUrl = values.upstream;
@@ -113,10 +135,12 @@ async function runUp(args: string[]): Promise<number> {
     }
     started.control = await connectControlPlane({
       controlPlaneUrl: started.controlPlane.url,
-      tokenFile: undefined,
+      tokenFile: proxyTokenFile,
       pipeline: values.pipeline,
       dataDir: join(dataDir, 'proxy'),
       initialWaitMs: 2_000,
+      // In one process reports cost nothing; every second keeps the dashboard's rates live.
+      statusIntervalMs: 1_000,
     });
     started.proxy = await startProxy({
       listenHost: proxyListen.host,
@@ -139,6 +163,7 @@ async function runUp(args: string[]): Promise<number> {
         'Phoenix is up.',
         `  remote write to  ${writeUrl}`,
         `  control plane    ${started.controlPlane.url}   (phoenix pipeline apply -f pipeline.yaml --control-plane ${started.controlPlane.url})`,
+        `  dashboard        ${started.controlPlane.url}/`,
         `  data             ${dataDir}`,
         started.sink === undefined
           ? `  upstream         ${upstreamUrl}`

@@ -6,7 +6,15 @@
  */
 import { create } from '@bufbuild/protobuf';
 import { ConnectError } from '@connectrpc/connect';
-import { type ConfigUpdate, ProxyCountersSchema } from '../../proto/gen/phoenix/v1/proxy_pb.js';
+import {
+  ArmReportSchema,
+  type ConfigUpdate,
+  ProxyCountersSchema,
+} from '../../proto/gen/phoenix/v1/proxy_pb.js';
+import { windowsToReport } from '../cardinality/cardinality-proto.js';
+import type { CardinalityWindow } from '../cardinality/cardinality-summary.js';
+import type { ArmCounters } from '../experiments/experiment-run.js';
+import type { ProxyExperiment } from '../experiments/proxy-experiments.js';
 import type { PipelineConfig } from '../pipeline/config.js';
 import { parsePipelineConfig } from '../pipeline/load.js';
 import { logEvent } from '../server/log.js';
@@ -43,13 +51,20 @@ export interface ConfigSyncOptions {
 
 /** The running proxy, as far as the sync needs it. */
 export interface ConfigTarget {
-  /** Switches every worker; resolves once all run it, rejects (keeping the old) otherwise. */
-  apply(pipeline: PipelineConfig | undefined): Promise<void>;
+  /**
+   * Switches every worker to the pipeline (and the experiment beside it); resolves once all
+   * run it, rejects (keeping the old) otherwise.
+   */
+  apply(pipeline: PipelineConfig | undefined, experiment?: ProxyExperiment): Promise<void>;
+  /** Both arms' measurements of the running experiment, sent with every status report. */
+  experimentCounters?(): readonly ArmCounters[];
   counters(): Promise<ProxyCounterValues>;
   /** A recent request the proxy received, for previews on live traffic. */
   recentRequest(): { readonly body: Uint8Array; readonly atMs: number } | undefined;
   /** HOST:PORT the proxy ingests on. */
   readonly listen: string;
+  /** The proxy's cardinality windows, sent with every status report. */
+  cardinality?(): Promise<readonly CardinalityWindow[]>;
 }
 
 /** The config a proxy starts with. */
@@ -61,6 +76,33 @@ export interface InitialConfig {
 }
 
 const SOURCE_NAME = 'control-plane pipeline';
+/** While an experiment runs, status reports go out at least this often, in ms. */
+const EXPERIMENT_REPORT_INTERVAL_MS = 2_000;
+
+/** What the proxy runs for a config update: its version and experiment. */
+function appliedKey(update: ConfigUpdate): string {
+  return `${update.version}/${update.experiment?.name ?? ''}`;
+}
+
+/** The experiment of an update as the proxy runs it; throws a `ConfigError` for a bad one. */
+function experimentOf(update: ConfigUpdate): ProxyExperiment | undefined {
+  const assignment = update.experiment;
+  if (assignment === undefined || assignment.name === '') return undefined;
+  const mode = assignment.mode === 'split' ? 'split' : 'shadow';
+  return {
+    name: assignment.name,
+    mode,
+    fraction: assignment.fraction,
+    candidate: parsePipelineConfig(
+      assignment.candidateConfigYaml,
+      `experiment ${assignment.name} candidate`,
+    ),
+    shadowUpstream:
+      mode === 'shadow' && assignment.shadowUpstream !== ''
+        ? new URL(assignment.shadowUpstream)
+        : undefined,
+  };
+}
 
 export class ConfigSync {
   readonly #options: ConfigSyncOptions;
@@ -68,7 +110,10 @@ export class ConfigSync {
   #target: ConfigTarget | undefined;
   #latest: ConfigUpdate | undefined;
   #appliedVersion = 0;
-  #applyError: { version: number; message: string } | undefined;
+  /** {@link appliedKey} of what runs now. */
+  #appliedKey = '0/';
+  #applyError: { version: number; message: string; key: string } | undefined;
+  #experimentTimer: NodeJS.Timeout | undefined;
   #closed = false;
   #streamAbort: AbortController | undefined;
   #loop: Promise<void> | undefined;
@@ -126,7 +171,11 @@ export class ConfigSync {
           source: 'control-plane',
         };
       } catch (error) {
-        this.#applyError = { version: streamed.version, message: (error as Error).message };
+        this.#applyError = {
+          version: streamed.version,
+          message: (error as Error).message,
+          key: appliedKey(streamed),
+        };
       }
     }
     if (kept === undefined) return undefined;
@@ -146,6 +195,7 @@ export class ConfigSync {
     this.#target = target;
     if (initial !== undefined) {
       this.#appliedVersion = initial.version;
+      this.#appliedKey = `${initial.version}/`;
       if (initial.source === 'control-plane')
         void this.#persist(initial.version, initial.configYaml);
     }
@@ -161,6 +211,7 @@ export class ConfigSync {
   async close(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#statusTimer);
+    clearInterval(this.#experimentTimer);
     this.#streamAbort?.abort();
     await this.#loop;
     await this.#reconciling;
@@ -246,8 +297,8 @@ export class ConfigSync {
             });
             break;
           }
-          if (update.version === this.#appliedVersion) break;
-          if (update.version === this.#applyError?.version) break;
+          if (appliedKey(update) === this.#appliedKey) break;
+          if (appliedKey(update) === this.#applyError?.key) break;
           await this.#apply(update);
         }
         await this.#report();
@@ -255,8 +306,9 @@ export class ConfigSync {
         this.#reconciling = undefined;
       }
       // Something newer may have arrived during the report.
-      if (this.#latest !== undefined && this.#latest.version !== this.#appliedVersion) {
-        if (this.#latest.exists && this.#latest.version !== this.#applyError?.version) {
+      const latest = this.#latest;
+      if (latest !== undefined && appliedKey(latest) !== this.#appliedKey) {
+        if (latest.exists && appliedKey(latest) !== this.#applyError?.key) {
           this.#reconcile();
         }
       }
@@ -268,19 +320,23 @@ export class ConfigSync {
     const startedMs = performance.now();
     try {
       const pipeline = parsePipelineConfig(update.configYaml, SOURCE_NAME);
-      await target.apply(pipeline);
+      const experiment = experimentOf(update);
+      await target.apply(pipeline, experiment);
       this.#appliedVersion = update.version;
+      this.#appliedKey = appliedKey(update);
       this.#applyError = undefined;
+      this.#reportOftenWhile(experiment !== undefined);
       logEvent('info', 'pipeline_applied', {
         pipeline: update.pipeline,
         version: update.version,
         rules: pipeline.relabelConfigs.length,
+        ...(experiment === undefined ? {} : { experiment: experiment.name }),
         applyMs: Math.round((performance.now() - startedMs) * 10) / 10,
       });
       await this.#persist(update.version, update.configYaml);
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
-      this.#applyError = { version: update.version, message };
+      this.#applyError = { version: update.version, message, key: appliedKey(update) };
       logEvent('error', 'pipeline_apply_failed', {
         pipeline: update.pipeline,
         version: update.version,
@@ -288,6 +344,16 @@ export class ConfigSync {
         message,
       });
     }
+  }
+
+  /** Experiment results are only as fresh as the reports: send them often while one runs. */
+  #reportOftenWhile(experimentRuns: boolean): void {
+    clearInterval(this.#experimentTimer);
+    this.#experimentTimer = undefined;
+    const interval = this.#options.statusIntervalMs ?? 10_000;
+    if (!experimentRuns || interval <= EXPERIMENT_REPORT_INTERVAL_MS) return;
+    this.#experimentTimer = setInterval(() => void this.#report(), EXPERIMENT_REPORT_INTERVAL_MS);
+    this.#experimentTimer.unref();
   }
 
   async #persist(version: number, configYaml: string): Promise<void> {
@@ -313,6 +379,7 @@ export class ConfigSync {
       const counters = await target.counters();
       const recent = target.recentRequest();
       const recentIsNew = recent !== undefined && recent.atMs > this.#reportedRequestAtMs;
+      const cardinality = (await target.cardinality?.()) ?? [];
       await this.#clients.proxies.reportStatus(
         {
           proxyId: this.#options.proxyId,
@@ -322,7 +389,16 @@ export class ConfigSync {
           counters: create(ProxyCountersSchema, counters),
           listen: target.listen,
           ...(recentIsNew ? { recentRequest: recent.body } : {}),
-          ...(this.#applyError === undefined ? {} : { applyError: this.#applyError }),
+          ...(cardinality.length === 0 ? {} : { cardinality: windowsToReport(cardinality) }),
+          ...(this.#applyError === undefined
+            ? {}
+            : {
+                applyError: {
+                  version: this.#applyError.version,
+                  message: this.#applyError.message,
+                },
+              }),
+          arms: (target.experimentCounters?.() ?? []).map((arm) => create(ArmReportSchema, arm)),
         },
         { timeoutMs: 5_000 },
       );

@@ -4,6 +4,8 @@
  */
 import { type Client, createClient, type Interceptor, type Transport } from '@connectrpc/connect';
 import { createConnectTransport } from '@connectrpc/connect-node';
+import { AnalysisService } from '../../proto/gen/phoenix/v1/analysis_pb.js';
+import { ExperimentService } from '../../proto/gen/phoenix/v1/experiment_pb.js';
 import { PipelineService } from '../../proto/gen/phoenix/v1/pipeline_pb.js';
 import { ProxyService } from '../../proto/gen/phoenix/v1/proxy_pb.js';
 
@@ -27,6 +29,8 @@ export function controlPlaneTransport(baseUrl: string, token: string | undefined
 export interface ControlPlaneClients {
   readonly pipelines: Client<typeof PipelineService>;
   readonly proxies: Client<typeof ProxyService>;
+  readonly analysis: Client<typeof AnalysisService>;
+  readonly experiments: Client<typeof ExperimentService>;
 }
 
 /** Clients of both services over one transport. */
@@ -38,5 +42,7 @@ export function controlPlaneClients(
   return {
     pipelines: createClient(PipelineService, transport),
     proxies: createClient(ProxyService, transport),
+    analysis: createClient(AnalysisService, transport),
+    experiments: createClient(ExperimentService, transport),
   };
 }

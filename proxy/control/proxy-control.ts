@@ -22,6 +22,8 @@ export interface ProxyControlOptions {
   readonly initialWaitMs?: number;
   /** Longest reconnect delay, in ms; see `ConfigSyncOptions.maxBackoffMs`. */
   readonly maxBackoffMs?: number;
+  /** Interval of status reports, in ms; see `ConfigSyncOptions.statusIntervalMs`. */
+  readonly statusIntervalMs?: number;
 }
 
 /** The proxy's end of the control channel. */
@@ -58,6 +60,9 @@ export async function connectControlPlane(options: ProxyControlOptions): Promise
     phoenixVersion: phoenixVersion(),
     labels: { host: hostname() },
     ...(options.maxBackoffMs === undefined ? {} : { maxBackoffMs: options.maxBackoffMs }),
+    ...(options.statusIntervalMs === undefined
+      ? {}
+      : { statusIntervalMs: options.statusIntervalMs }),
   });
   const initial = await sync.initialConfig(options.initialWaitMs ?? 3_000);
   logEvent('info', 'pipeline_initial', {
@@ -70,9 +75,11 @@ export async function connectControlPlane(options: ProxyControlOptions): Promise
     attach(running) {
       sync.attach(
         {
-          apply: (pipeline) => running.applyPipeline(pipeline),
+          apply: (pipeline, experiment) => running.applyPipeline(pipeline, experiment),
+          experimentCounters: () => running.experimentCounters(),
           counters: () => readProxyCounters(running.metrics.registry),
           recentRequest: () => running.recentRequest(),
+          cardinality: () => running.cardinalityWindows(),
           listen: `${running.options.listenHost}:${running.port}`,
         },
         initial,

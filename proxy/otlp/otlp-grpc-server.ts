@@ -16,7 +16,7 @@ import {
   MetricsService,
 } from '../../proto/gen/opentelemetry/proto/collector/metrics/v1/metrics_service_pb.js';
 import type { PipelineErrorCode } from '../pipeline/contracts.js';
-import type { IngestContext } from '../server/ingest.js';
+import { forwardResponse, type IngestContext } from '../server/ingest.js';
 import { IngestError, type IngestErrorReason } from '../server/ingest-error.js';
 
 /** A listening OTLP/gRPC server. */
@@ -130,19 +130,16 @@ async function exportMetrics(context: IngestContext, body: Uint8Array) {
       throw new ConnectError(response.message, FAILURE_CODE[response.code]);
     }
     context.metrics.recordPipeline(response.stats, response.ruleHits);
-    if (response.stats.seriesOut > 0 || response.stats.metadataOut > 0) {
-      try {
-        await context.forward(response.payload);
-      } catch (error) {
-        if (!(error instanceof IngestError)) throw error;
-        context.metrics.recordAnswer(error.status, seconds(), error.reason);
-        // OTLP/gRPC retries UNAVAILABLE; a refusal by the upstream is final.
-        throw new ConnectError(
-          error.message,
-          error.status === 400 ? Code.InvalidArgument : Code.Unavailable,
-        );
-      }
-      context.metrics.bytesOut.inc(response.payload.byteLength);
+    try {
+      await forwardResponse(context, response);
+    } catch (error) {
+      if (!(error instanceof IngestError)) throw error;
+      context.metrics.recordAnswer(error.status, seconds(), error.reason);
+      // OTLP/gRPC retries UNAVAILABLE; a refusal by the upstream is final.
+      throw new ConnectError(
+        error.message,
+        error.status === 400 ? Code.InvalidArgument : Code.Unavailable,
+      );
     }
     context.metrics.recordAnswer(200, seconds());
     const outcome = response.conversion;

@@ -63,7 +63,28 @@ interface ModuleExports {
   errorPreviousLabelLen(): number;
   hostOutPtr(): number;
   hostOutCapacity(): number;
+  cardinalityConfigure(maxMetrics: number): number;
+  cardinalityReset(view: number): void;
+  cardinalitySerialize(view: number): number;
+  cardinalitySerializedPtr(): number;
+  setSeriesSplit(mode: number, threshold: number): number;
 }
+
+/**
+ * Which share of series an engine keeps in a split experiment: the candidate keeps the
+ * series whose label hash falls below `fraction` of the hash range, the baseline the rest.
+ */
+export interface SeriesSplit {
+  readonly keep: 'candidate' | 'baseline';
+  /** Share of series for the candidate, (0, 1]. */
+  readonly fraction: number;
+}
+
+const SPLIT_MODE = { off: 0, candidate: 1, baseline: 2 } as const;
+
+/** Tracker views of the module's cardinality exports (`wasm/ABI.md`). */
+export const CARDINALITY_VIEW_INPUT = 0;
+export const CARDINALITY_VIEW_OUTPUT = 1;
 
 interface ResolvedOptions {
   wasmPath: string;
@@ -143,6 +164,9 @@ export class PipelineEngine {
   #pipeline: CompiledPipeline | undefined;
   /** Why the last host.evaluate call failed; read when the module reports ERR_HOST. */
   #hostFailure: unknown;
+  /** Metric cap of cardinality tracking once turned on; survives a fresh instance. */
+  #cardinalityMaxMetrics: number | undefined;
+  #split: SeriesSplit | undefined;
 
   private constructor(module: WasmModule, options: ResolvedOptions) {
     this.#module = module;
@@ -179,6 +203,66 @@ export class PipelineEngine {
     this.#exports.setLimits(this.#options.maxDecompressedBytes, this.#options.maxLabelsPerSeries);
     this.#hostOutPtr = this.#exports.hostOutPtr();
     this.#hostOutCapacity = this.#exports.hostOutCapacity();
+    if (this.#cardinalityMaxMetrics !== undefined) {
+      this.#exports.cardinalityConfigure(this.#cardinalityMaxMetrics);
+    }
+    this.#applySplit();
+  }
+
+  /**
+   * Keeps only one arm's share of the series of every request (see {@link SeriesSplit}),
+   * or all of them with `undefined`. Survives a re-instantiation after a trap.
+   */
+  split(split: SeriesSplit | undefined): void {
+    if (split !== undefined && !(split.fraction > 0 && split.fraction <= 1)) {
+      throw new RangeError(`split fraction ${split.fraction} is not in (0, 1]`);
+    }
+    this.#split = split;
+    this.#applySplit();
+  }
+
+  #applySplit(): void {
+    const split = this.#split;
+    // The threshold is the fraction of the u32 hash range; 1 keeps every series (2^32 - 1
+    // would leave out the one hash value at the top).
+    const threshold =
+      split === undefined ? 0 : Math.min(0xffffffff, Math.floor(split.fraction * 2 ** 32));
+    const mode =
+      split === undefined
+        ? SPLIT_MODE.off
+        : split.fraction >= 1
+          ? split.keep === 'candidate'
+            ? SPLIT_MODE.off
+            : SPLIT_MODE.candidate
+          : SPLIT_MODE[split.keep];
+    // With everything to the candidate, the baseline keeps nothing: "below 0".
+    this.#exports.setSeriesSplit(mode, split !== undefined && split.fraction >= 1 ? 0 : threshold);
+  }
+
+  /**
+   * Turns on cardinality tracking (`docs/cardinality.md`): from now on every request also
+   * feeds the input and output trackers, with room for `maxMetrics` metric names each
+   * before the "other" bucket takes the rest. Throws a RangeError for a cap the module
+   * refuses (0, above 100 000, or more memory than it can have).
+   */
+  configureCardinality(maxMetrics: number): void {
+    if (this.#exports.cardinalityConfigure(maxMetrics) !== abi.STATUS_OK) {
+      throw new RangeError(`cardinalityMaxMetrics ${maxMetrics} must be in [1, 100000]`);
+    }
+    this.#cardinalityMaxMetrics = maxMetrics;
+  }
+
+  /** The serialized tracker of `view` (a copy); empty when tracking is off. */
+  cardinalitySnapshot(view: number): Uint8Array {
+    const length = this.#exports.cardinalitySerialize(view);
+    if (length === 0) return new Uint8Array(0);
+    const ptr = this.#exports.cardinalitySerializedPtr();
+    return new Uint8Array(this.#exports.memory.buffer, ptr, length).slice();
+  }
+
+  /** Empties the tracker of `view`: a new window starts. */
+  resetCardinality(view: number): void {
+    this.#exports.cardinalityReset(view);
   }
 
   /** Replaces a trapped instance so the engine keeps working, then reports the trap. */

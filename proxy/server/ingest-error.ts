@@ -23,7 +23,8 @@ export type IngestErrorReason =
   | 'upstream_timeout'
   | 'queue_full'
   | 'queue_write_failed'
-  | 'shutting_down';
+  | 'shutting_down'
+  | 'handoff_pending';
 
 /** HTTP status answered for each {@link IngestErrorReason}. */
 export const INGEST_ERROR_STATUS: Readonly<Record<IngestErrorReason, number>> = {
@@ -50,6 +51,9 @@ export const INGEST_ERROR_STATUS: Readonly<Record<IngestErrorReason, number>> = 
   // The disk refused the write (full, I/O error): nothing was acknowledged, retry later.
   queue_write_failed: 503,
   shutting_down: 503,
+  // Two-tier aggregation: the series' group is moving here and its state has not arrived
+  // from the previous owner yet (docs/aggregation-tier.md); the sender retries shortly.
+  handoff_pending: 503,
 };
 
 /** Status lines for the codes the proxy answers; uWebSockets.js wants the whole line. */

@@ -8,7 +8,7 @@ import { IngestError, type IngestErrorReason, statusLine } from './ingest-error.
 import type { ThrottledLog } from './log.js';
 import type { ProxyMetrics } from './metrics.js';
 import { RequestBody } from './request-body.js';
-import type { ProcessResponse, WorkerFailureCode } from './worker-protocol.js';
+import type { ProcessResponse, ProcessSuccess, WorkerFailureCode } from './worker-protocol.js';
 import { checkWriteHeaders, parseContentLength, remoteWriteVersion } from './write-headers.js';
 
 /** What the ingest server needs from the rest of the proxy. */
@@ -32,6 +32,11 @@ export interface IngestContext {
   forward(payload: Uint8Array): Promise<void>;
   /** False once shutdown began: new writes get 503 and `/readyz` fails. */
   isAccepting(): boolean;
+  /**
+   * Answers `GET /api/v1/status/tsdb` from the live cardinality trackers; absent when
+   * tracking is off (the path is then a 404).
+   */
+  tsdbStatus?(queryString: string): Promise<{ status: number; body: string }>;
 }
 
 /** The ingest route of remote write 1.0. */
@@ -70,6 +75,10 @@ export function createIngestApp(context: IngestContext): uWS.TemplatedApp {
   app.post(REMOTE_WRITE_PATH, (res, req) => handleWrite(context, res, req, 'remote-write'));
   app.post(OTLP_METRICS_PATH, (res, req) => handleWrite(context, res, req, 'otlp'));
   app.get('/metrics', (res) => handleMetrics(context, res));
+  if (context.tsdbStatus !== undefined) {
+    const tsdbStatus = context.tsdbStatus.bind(context);
+    app.get('/api/v1/status/tsdb', (res, req) => handleTsdbStatus(tsdbStatus, res, req));
+  }
   app.get('/healthz', (res) => {
     res.writeStatus(statusLine(200)).writeHeader('content-type', 'text/plain').end('ok\n');
   });
@@ -175,6 +184,8 @@ async function processAndForward(
     const response = await context
       .process(body, state.format, state.encoding)
       .catch((error: unknown) => {
+        // A refusal with its own reason (e.g. two-tier routing) keeps it.
+        if (error instanceof IngestError) throw error;
         const message = error instanceof Error ? error.message : String(error);
         return {
           ok: false,
@@ -186,11 +197,7 @@ async function processAndForward(
       throw new IngestError(FAILURE_REASON[response.code], response.message);
     }
     context.metrics.recordPipeline(response.stats, response.ruleHits);
-    // Nothing left to deliver (every series dropped, no metadata): the request is done.
-    if (response.stats.seriesOut > 0 || response.stats.metadataOut > 0) {
-      await context.forward(response.payload);
-      context.metrics.bytesOut.inc(response.payload.byteLength);
-    }
+    await forwardResponse(context, response);
     const success = successAnswer(state.format, response.conversion);
     answer(context, res, state, success.status, undefined, success);
   } catch (error) {
@@ -200,6 +207,27 @@ async function processAndForward(
         : new IngestError('worker', error instanceof Error ? error.message : String(error));
     answerError(context, res, state, ingestError);
   }
+}
+
+/**
+ * Delivers what a request left to send: the pipeline's output and, in a split experiment,
+ * the candidate arm's output too. A request with nothing left (every series dropped, no
+ * metadata) is done at once.
+ */
+export async function forwardResponse(
+  context: IngestContext,
+  response: ProcessSuccess,
+): Promise<void> {
+  const sends: Promise<void>[] = [];
+  if (response.stats.seriesOut > 0 || response.stats.metadataOut > 0) {
+    sends.push(context.forward(response.payload));
+    context.metrics.bytesOut.inc(response.payload.byteLength);
+  }
+  if (response.alsoForward !== undefined) {
+    sends.push(context.forward(response.alsoForward));
+    context.metrics.bytesOut.inc(response.alsoForward.byteLength);
+  }
+  await Promise.all(sends);
 }
 
 function tooLarge(bytes: number, maxBytes: number): IngestError {
@@ -274,6 +302,38 @@ function answer(
     res.writeHeader('content-type', 'text/plain; charset=utf-8');
     res.end(`${error.message}\n`, closeConnection);
   });
+}
+
+function handleTsdbStatus(
+  tsdbStatus: (queryString: string) => Promise<{ status: number; body: string }>,
+  res: uWS.HttpResponse,
+  req: uWS.HttpRequest,
+): void {
+  let aborted = false;
+  res.onAborted(() => {
+    aborted = true;
+  });
+  tsdbStatus(req.getQuery() ?? '').then(
+    ({ status, body }) => {
+      if (aborted) return;
+      res.cork(() => {
+        res
+          .writeStatus(statusLine(status))
+          .writeHeader('content-type', 'application/json')
+          .end(body);
+      });
+    },
+    (error: unknown) => {
+      if (aborted) return;
+      const message = error instanceof Error ? error.message : String(error);
+      res.cork(() => {
+        res
+          .writeStatus(statusLine(500))
+          .writeHeader('content-type', 'application/json')
+          .end(JSON.stringify({ status: 'error', errorType: 'internal', error: message }));
+      });
+    },
+  );
 }
 
 function handleMetrics(context: IngestContext, res: uWS.HttpResponse): void {

@@ -13,6 +13,8 @@ describe('resolveProxyOptions', () => {
     expect(options.workers).toBeGreaterThanOrEqual(1);
     expect(options.pipeline).toBeUndefined();
     expect(options.upstreamUrl.href).toBe(upstreamUrl);
+    expect(options.cardinalityMaxMetrics).toBe(2000);
+    expect(options.cardinalityWindowMs).toBe(3_600_000);
   });
 
   it('keeps the values it is given', () => {
@@ -33,6 +35,12 @@ describe('resolveProxyOptions', () => {
     ['no connections', { upstreamConnections: 0 }, 'upstreamConnections 0 must be >= 1'],
     ['negative drain', { shutdownTimeoutMs: -5 }, 'shutdownTimeoutMs -5 must be >= 0'],
     ['empty host', { listenHost: '' }, 'listenHost must not be empty'],
+    [
+      'too many tracked metrics',
+      { cardinalityMaxMetrics: 100_001 },
+      'cardinalityMaxMetrics 100001 must be <= 100000',
+    ],
+    ['short window', { cardinalityWindowMs: 10 }, 'cardinalityWindowMs 10 must be >= 1000'],
     ['bad url', { upstreamUrl: 'not a url' }, 'upstreamUrl "not a url" is not a valid URL'],
     [
       'ftp url',

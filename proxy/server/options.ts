@@ -8,6 +8,7 @@ import {
 } from '../delivery/upstream.js';
 import type { OtlpGrpcListen } from '../otlp/otlp-grpc-server.js';
 import type { PipelineConfig } from '../pipeline/config.js';
+import { type AggregationTierOptions, checkTierSource } from '../tier/tier-options.js';
 
 /**
  * Everything `startProxy` needs, fully resolved: every field has a value and every value
@@ -44,6 +45,13 @@ export interface ProxyOptions {
    * `_ratio` suffixes Prometheus' OTLP receiver adds. Default false.
    */
   readonly otlpKeepNames: boolean;
+  /**
+   * Metric names each cardinality tracker keeps apart (per view, per worker) before the
+   * "other" bucket takes the rest; 0 turns tracking off. Default 2000 (docs/cardinality.md).
+   */
+  readonly cardinalityMaxMetrics: number;
+  /** Length of a cardinality window in ms (churn is per window). Default 3 600 000. */
+  readonly cardinalityWindowMs: number;
   /**
    * Address of the OTLP/gRPC listener, or `undefined` for none (the default here; the CLI
    * defaults to 127.0.0.1:4317, the OTLP port).
@@ -89,6 +97,12 @@ export interface ProxyOptions {
   readonly shardBySeries: boolean;
   /** Labels whose values pick a series' upstream when sharding; empty: all labels. */
   readonly shardLabels: readonly string[];
+  /**
+   * Two-tier aggregation (docs/aggregation-tier.md): this proxy is a gateway routing
+   * aggregated series to members, or an aggregator among them. `undefined`: aggregate
+   * locally, as a single tier.
+   */
+  readonly aggregationTier: AggregationTierOptions | undefined;
 }
 
 /** What a caller may pass to {@link resolveProxyOptions}: only the upstream is required. */
@@ -115,6 +129,8 @@ export const PROXY_DEFAULTS = {
   retryMinBackoffMs: 100,
   retryMaxBackoffMs: 30_000,
   maxBatchBytes: 4 * MIB,
+  cardinalityMaxMetrics: 2000,
+  cardinalityWindowMs: 3_600_000,
 } as const;
 
 /** Thrown by {@link resolveProxyOptions} for a value out of range; the message names it. */
@@ -138,6 +154,8 @@ export function resolveProxyOptions(input: ProxyOptionsInput): ProxyOptions {
     maxDecompressedBytes: input.maxDecompressedBytes ?? PROXY_DEFAULTS.maxDecompressedBytes,
     maxLabelsPerSeries: input.maxLabelsPerSeries ?? PROXY_DEFAULTS.maxLabelsPerSeries,
     otlpKeepNames: input.otlpKeepNames ?? false,
+    cardinalityMaxMetrics: input.cardinalityMaxMetrics ?? PROXY_DEFAULTS.cardinalityMaxMetrics,
+    cardinalityWindowMs: input.cardinalityWindowMs ?? PROXY_DEFAULTS.cardinalityWindowMs,
     otlpGrpcListen: input.otlpGrpcListen,
     upstreamTimeoutMs: input.upstreamTimeoutMs ?? PROXY_DEFAULTS.upstreamTimeoutMs,
     upstreamConnections: input.upstreamConnections ?? PROXY_DEFAULTS.upstreamConnections,
@@ -151,12 +169,15 @@ export function resolveProxyOptions(input: ProxyOptionsInput): ProxyOptions {
     maxBatchBytes: input.maxBatchBytes ?? PROXY_DEFAULTS.maxBatchBytes,
     shardBySeries: input.shardBySeries ?? false,
     shardLabels: input.shardLabels ?? [],
+    aggregationTier: input.aggregationTier,
   };
   if (options.listenHost === '') {
     throw new ProxyOptionsError('listenHost must not be empty');
   }
   checkInteger('listenPort', options.listenPort, 0, 65_535);
   checkInteger('workers', options.workers, 1, 1024);
+  checkInteger('cardinalityMaxMetrics', options.cardinalityMaxMetrics, 0, 100_000);
+  checkInteger('cardinalityWindowMs', options.cardinalityWindowMs, 1000, 7 * 86_400_000);
   // The WebAssembly module addresses its buffers with u32 lengths and its memory tops out
   // at 4 GiB, so a decompressed body is bounded well below that.
   const maxU32 = 0xffff_ffff;
@@ -219,6 +240,13 @@ function checkDelivery(options: ProxyOptions): void {
   checkInteger('maxBatchBytes', options.maxBatchBytes, 1, 1024 * MIB);
   if (options.shardBySeries && options.dataDir === undefined) {
     throw new ProxyOptionsError('shardBySeries needs durable delivery (a dataDir)');
+  }
+  if (options.aggregationTier !== undefined) {
+    if (options.dataDir === undefined) {
+      throw new ProxyOptionsError('aggregationTier needs durable delivery (a dataDir)');
+    }
+    const problem = checkTierSource(options.aggregationTier);
+    if (problem !== undefined) throw new ProxyOptionsError(problem);
   }
   if (!options.shardBySeries && options.shardLabels.length > 0) {
     throw new ProxyOptionsError('shardLabels is only used with shardBySeries');

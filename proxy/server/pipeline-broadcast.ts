@@ -8,7 +8,11 @@ import { randomUUID } from 'node:crypto';
 import { BroadcastChannel } from 'node:worker_threads';
 import { compilePipeline } from '../pipeline/compile.js';
 import type { PipelineConfig } from '../pipeline/config.js';
-import type { PipelineChannelMessage, PipelineUpdateMessage } from './worker-protocol.js';
+import type {
+  PipelineChannelMessage,
+  PipelineUpdateMessage,
+  WorkerExperiment,
+} from './worker-protocol.js';
 
 /** How long {@link PipelineBroadcast.apply} waits for every worker, in ms. */
 export const PIPELINE_APPLY_TIMEOUT_MS = 10_000;
@@ -31,6 +35,7 @@ export class PipelineBroadcast {
   /** The newest generation every worker acknowledged: what new tasks carry. */
   #appliedGeneration = 0;
   #applied: PipelineConfig | undefined;
+  #appliedExperiment: WorkerExperiment | undefined;
   #acks = new Map<number, Map<number, string | undefined>>();
   #ackListeners = new Set<() => void>();
   /** Applies run one after another, so generations are acknowledged in order. */
@@ -55,34 +60,55 @@ export class PipelineBroadcast {
     return this.#applied;
   }
 
+  /** The experiment every worker runs beside the pipeline. */
+  get experiment(): WorkerExperiment | undefined {
+    return this.#appliedExperiment;
+  }
+
   /**
    * Makes `pipeline` the one every worker runs. Compiles it here first, so a pipeline that
    * does not compile is refused (with its `ConfigError`) before any worker sees it. When a
    * worker refuses it, every worker goes back to the previous pipeline and this rejects
    * with a {@link PipelineApplyError}. Resolves once every worker runs it.
    */
-  apply(pipeline: PipelineConfig | undefined): Promise<void> {
-    const run = this.#queue.then(() => this.#apply(pipeline));
+  apply(
+    pipeline: PipelineConfig | undefined,
+    experiment?: WorkerExperiment | undefined,
+  ): Promise<void> {
+    const run = this.#queue.then(() => this.#apply(pipeline, experiment));
     this.#queue = run.catch(() => undefined);
     return run;
   }
 
-  async #apply(pipeline: PipelineConfig | undefined): Promise<void> {
+  async #apply(
+    pipeline: PipelineConfig | undefined,
+    experiment: WorkerExperiment | undefined,
+  ): Promise<void> {
     if (pipeline !== undefined) compilePipeline(pipeline);
-    const failures = await this.#send(pipeline);
+    if (experiment !== undefined) compilePipeline(experiment.candidate);
+    const failures = await this.#send(pipeline, experiment);
     if (failures.length === 0) {
       this.#applied = pipeline;
+      this.#appliedExperiment = experiment;
       return;
     }
     // Some workers switched and some did not: put them all back on the previous pipeline.
-    await this.#send(this.#applied);
+    await this.#send(this.#applied, this.#appliedExperiment);
     throw new PipelineApplyError(failures.join('; '));
   }
 
   /** Broadcasts a new generation; resolves to the failures once every worker answered. */
-  async #send(pipeline: PipelineConfig | undefined): Promise<string[]> {
+  async #send(
+    pipeline: PipelineConfig | undefined,
+    experiment: WorkerExperiment | undefined,
+  ): Promise<string[]> {
     const generation = this.#latest.generation + 1;
-    this.#latest = { kind: 'pipeline', generation, pipeline };
+    this.#latest = {
+      kind: 'pipeline',
+      generation,
+      pipeline,
+      ...(experiment === undefined ? {} : { experiment }),
+    };
     const acks = new Map<number, string | undefined>();
     this.#acks.set(generation, acks);
     this.#channel.postMessage(this.#latest);

@@ -1,18 +1,23 @@
 import uWS from 'uWebSockets.js';
 import { Piscina } from 'piscina';
 import { type StartedAggregation, startAggregation } from '../aggregation/proxy-aggregation.js';
+import type { CardinalityWindow } from '../cardinality/cardinality-summary.js';
+import { ProxyCardinality } from '../cardinality/proxy-cardinality.js';
 import { Delivery } from '../delivery/delivery.js';
 import type { ShardResponse, ShardTask } from '../delivery/shard-task.js';
+import { type ArmCounters, ExperimentMetrics } from '../experiments/experiment-run.js';
+import { type ProxyExperiment, ProxyExperiments } from '../experiments/proxy-experiments.js';
 import { type RunningOtlpGrpcServer, startOtlpGrpcListener } from '../otlp/otlp-grpc-server.js';
 import { compilePipeline } from '../pipeline/compile.js';
 import type { PipelineConfig } from '../pipeline/config.js';
+import { type StartedTier, startTierAggregation } from '../tier/tier-aggregation.js';
 import { Forwarder } from './forwarder.js';
 import { InFlightRequests } from './in-flight.js';
 import { createIngestApp, type IngestContext } from './ingest.js';
 import { logEvent, ThrottledLog } from './log.js';
 import { ProxyMetrics } from './metrics.js';
 import { type ProxyOptions, type ProxyOptionsInput, resolveProxyOptions } from './options.js';
-import { PipelineApplyError, PipelineBroadcast, sameAggregations } from './pipeline-broadcast.js';
+import { PipelineBroadcast, sameAggregations } from './pipeline-broadcast.js';
 import { type SampledRequest, TrafficSample } from './traffic-sample.js';
 import { phoenixVersion } from './version.js';
 import type { PingResponse, ProcessResponse, WorkerSetup, WorkerTask } from './worker-protocol.js';
@@ -29,9 +34,19 @@ export interface RunningProxy {
    * Resolves once every worker runs it; rejects, keeping the running pipeline, with the
    * `ConfigError` of a pipeline that does not compile or with a worker's reason.
    */
-  applyPipeline(pipeline: PipelineConfig | undefined): Promise<void>;
+  applyPipeline(
+    pipeline: PipelineConfig | undefined,
+    experiment?: ProxyExperiment | undefined,
+  ): Promise<void>;
+  /** Both arms' measurements of the running experiment; empty when none runs. */
+  experimentCounters(): ArmCounters[];
   /** A recent request body as received (one kept every few seconds), for live previews. */
   recentRequest(): SampledRequest | undefined;
+  /**
+   * The cardinality windows of every worker, merged (docs/cardinality.md); empty when
+   * tracking is off (`cardinalityMaxMetrics` 0).
+   */
+  cardinalityWindows(): Promise<CardinalityWindow[]>;
   /**
    * Stops accepting connections, answers the requests in flight (waiting for their
    * upstream calls, up to `shutdownTimeoutMs`), then closes the upstream connections and
@@ -54,7 +69,15 @@ export async function startProxy(input: ProxyOptionsInput): Promise<RunningProxy
   const pipelineBroadcast = new PipelineBroadcast(options.pipeline, () =>
     pool.threads.map((thread) => thread.threadId),
   );
+  const cardinality =
+    options.cardinalityMaxMetrics === 0
+      ? undefined
+      : new ProxyCardinality(
+          { maxMetrics: options.cardinalityMaxMetrics, windowMs: options.cardinalityWindowMs },
+          () => pool.threads.map((thread) => thread.threadId),
+        );
   const setup: WorkerSetup = {
+    ...(cardinality === undefined ? {} : { cardinality: cardinality.workerSetup }),
     pipeline: options.pipeline,
     maxDecompressedBytes: options.maxDecompressedBytes,
     maxLabelsPerSeries: options.maxLabelsPerSeries,
@@ -140,13 +163,43 @@ export async function startProxy(input: ProxyOptionsInput): Promise<RunningProxy
   const forward = (payload: Uint8Array) =>
     delivery === undefined ? forwarder.send(payload) : delivery.enqueue(payload);
   let aggregation: StartedAggregation;
+  // In the two-tier layout the tier routes (gateway) or aggregates (aggregator) instead.
+  let tier: StartedTier | undefined;
   try {
-    aggregation = await startAggregation(options, forward, metrics.registry);
+    aggregation = await startAggregation(
+      {
+        rules: options.aggregationTier === undefined ? (options.pipeline?.aggregations ?? []) : [],
+        dataDir: options.dataDir,
+        maxDecompressedBytes: options.maxDecompressedBytes,
+        forward,
+      },
+      metrics.registry,
+    );
+    if (options.aggregationTier !== undefined) {
+      tier = await startTierAggregation(
+        options,
+        options.aggregationTier,
+        forward,
+        metrics.registry,
+        delivery,
+      );
+    }
   } catch (error) {
     await Promise.allSettled([forwarder.close(), pool.destroy(), delivery?.close()]);
     pipelineBroadcast.close();
     throw error;
   }
+  // The pipeline whose aggregation rules the aggregation thread runs.
+  let aggregationPipeline = options.pipeline;
+  const experiments = new ProxyExperiments({
+    dataDir: options.dataDir,
+    maxDecompressedBytes: options.maxDecompressedBytes,
+    upstreamTimeoutMs: options.upstreamTimeoutMs,
+    userAgent,
+    forward,
+    baselineAggregatedSeries: () => aggregation.outputSeries(),
+    metrics: new ExperimentMetrics(metrics.registry),
+  });
   const inFlight = new InFlightRequests();
   const trafficSample = new TrafficSample();
   let accepting = true;
@@ -157,23 +210,30 @@ export async function startProxy(input: ProxyOptionsInput): Promise<RunningProxy
     errorLog: new ThrottledLog(),
     process: async (body, format, encoding) => {
       trafficSample.offer(body, format, encoding);
-      return aggregation.observe(
-        (await pool.run(
-          {
-            kind: 'process',
-            body,
-            format,
-            encoding,
-            pipelineGeneration: pipelineBroadcast.generation,
-          },
-          { transferList: [body.buffer] },
-        )) as ProcessResponse,
-      );
+      let response = (await pool.run(
+        {
+          kind: 'process',
+          body,
+          format,
+          encoding,
+          pipelineGeneration: pipelineBroadcast.generation,
+        },
+        { transferList: [body.buffer] },
+      )) as ProcessResponse;
+      const run = experiments.running;
+      if (response.ok && run !== undefined && response.experiment === run.experiment.name) {
+        response = run.observe(response);
+      }
+      return tier === undefined ? aggregation.observe(response) : tier.observe(response);
     },
     forward,
     isAccepting: () => accepting,
+    ...(cardinality === undefined
+      ? {}
+      : { tsdbStatus: (queryString: string) => cardinality.tsdbStatus(queryString) }),
   };
   const app = createIngestApp(ingestContext);
+  tier?.registerRoutes(app);
 
   let listenSocket: uWS.us_listen_socket;
   let otlpGrpc: RunningOtlpGrpcServer | undefined;
@@ -195,6 +255,7 @@ export async function startProxy(input: ProxyOptionsInput): Promise<RunningProxy
     throw error;
   }
   const port = uWS.us_socket_local_port(listenSocket);
+  await tier?.listening(port);
   logEvent('info', 'proxy_started', {
     listen: `${options.listenHost}:${port}`,
     upstream: redactedUrl(options.upstreamUrl),
@@ -214,7 +275,9 @@ export async function startProxy(input: ProxyOptionsInput): Promise<RunningProxy
     const otlpGrpcClosed = otlpGrpc?.close();
     const inFlightAtStart = inFlight.count;
     const drained = await inFlight.drained(options.shutdownTimeoutMs);
+    await tier?.close();
     await aggregation.close();
+    await experiments.close();
     await forwarder.close();
     // Appends of answered requests are on disk already; this stops the senders after
     // their attempt in progress and keeps what is undelivered for the next start.
@@ -222,6 +285,7 @@ export async function startProxy(input: ProxyOptionsInput): Promise<RunningProxy
     await otlpGrpcClosed;
     await pool.destroy();
     pipelineBroadcast.close();
+    cardinality?.close();
     // Drops the idle keep-alive connections too; the native app has `close()` although
     // the bundled type declarations do not list it.
     (app as uWS.TemplatedApp & { close?: () => void }).close?.();
@@ -235,14 +299,15 @@ export async function startProxy(input: ProxyOptionsInput): Promise<RunningProxy
     options,
     metrics,
     recentRequest: () => trafficSample.latest(),
-    applyPipeline: async (pipeline) => {
-      if (!sameAggregations(options.pipeline, pipeline)) {
-        throw new PipelineApplyError(
-          'aggregation rules differ from the ones this proxy started with; they take effect on restart',
-        );
+    cardinalityWindows: async () => (cardinality === undefined ? [] : cardinality.windows()),
+    applyPipeline: async (pipeline, experiment) => {
+      await experiments.apply(experiment, (worker) => pipelineBroadcast.apply(pipeline, worker));
+      if (!sameAggregations(aggregationPipeline, pipeline)) {
+        aggregationPipeline = pipeline;
+        await aggregation.replace(pipeline?.aggregations ?? []);
       }
-      await pipelineBroadcast.apply(pipeline);
     },
+    experimentCounters: () => experiments.running?.counters() ?? [],
     close: () => {
       closing ??= close();
       return closing;

@@ -5,13 +5,21 @@
  */
 import { BroadcastChannel, threadId } from 'node:worker_threads';
 import type { PipelineConfig } from '../pipeline/config.js';
-import type { PipelineChannelMessage, PipelineWantedMessage } from './worker-protocol.js';
+import type {
+  PipelineChannelMessage,
+  PipelineUpdateMessage,
+  PipelineWantedMessage,
+  WorkerExperiment,
+} from './worker-protocol.js';
 
 /**
- * Switches the worker's pipeline; throws (leaving the running pipeline in place) when the
- * new one cannot be compiled or loaded.
+ * Switches the worker's pipeline (and the experiment beside it); throws or rejects, leaving
+ * the running ones in place, when the new ones cannot be compiled or loaded.
  */
-export type PipelineSwitch = (pipeline: PipelineConfig | undefined) => void;
+export type PipelineSwitch = (
+  pipeline: PipelineConfig | undefined,
+  experiment: WorkerExperiment | undefined,
+) => void | Promise<void>;
 
 /** A worker's view of the pipeline generations the ingest thread hands out. */
 export class WorkerPipelineUpdates {
@@ -20,6 +28,8 @@ export class WorkerPipelineUpdates {
   /** The newest generation this worker has handled (applied, or failed and kept the old). */
   #generation = 0;
   #waiters: Array<{ generation: number; resolve: () => void }> = [];
+  /** Updates are handled one after another, in the order they arrive. */
+  #handling: Promise<void> = Promise.resolve();
 
   constructor(channelName: string, switchPipeline: PipelineSwitch) {
     this.#switchPipeline = switchPipeline;
@@ -52,10 +62,15 @@ export class WorkerPipelineUpdates {
   }
 
   #onMessage(message: PipelineChannelMessage): void {
-    if (message.kind !== 'pipeline' || message.generation <= this.#generation) return;
+    if (message.kind !== 'pipeline') return;
+    this.#handling = this.#handling.then(() => this.#handle(message));
+  }
+
+  async #handle(message: PipelineUpdateMessage): Promise<void> {
+    if (message.generation <= this.#generation) return;
     let error: string | undefined;
     try {
-      this.#switchPipeline(message.pipeline);
+      await this.#switchPipeline(message.pipeline, message.experiment);
     } catch (caught) {
       error = caught instanceof Error ? caught.message : String(caught);
     }

@@ -26,6 +26,16 @@ export interface WorkerSetup {
    * ingest thread and every worker; see {@link PipelineChannelMessage}.
    */
   readonly pipelineChannel: string;
+  /**
+   * Cardinality tracking in the worker's engine: the `BroadcastChannel` the ingest thread
+   * collects trackers on (`proxy/cardinality/cardinality-channel.ts`), the metric cap per
+   * tracker and the window length in ms. Omitted: no tracking.
+   */
+  readonly cardinality?: {
+    readonly channel: string;
+    readonly maxMetrics: number;
+    readonly windowMs: number;
+  };
 }
 
 /** Run one remote-write body through the pipeline. */
@@ -52,6 +62,46 @@ export interface PingTask {
 /** `ShardTask` (`--shard-by-series`) is defined beside the sharder it runs. */
 export type WorkerTask = ProcessTask | PingTask | ShardTask;
 
+/**
+ * An experiment the workers run beside the pipeline: the candidate pipeline processes the
+ * same request (shadow) or its share of the series (split, by a stable hash of the labels;
+ * the baseline then keeps the rest).
+ */
+export interface WorkerExperiment {
+  readonly name: string;
+  readonly mode: 'shadow' | 'split';
+  /** Split mode: the candidate's share of series, (0, 1]. */
+  readonly fraction: number;
+  readonly candidate: PipelineConfig;
+}
+
+/** What one experiment arm made of a request. */
+export interface ArmOutput {
+  readonly unchanged: boolean;
+  /** Snappy remote write 1.0 the arm sends on (aggregated input removed). Transferred. */
+  readonly payload: Uint8Array;
+  readonly stats: PipelineStats;
+  readonly ruleHits: Uint32Array;
+  /** The arm's whole relabeled output when aggregated input was removed. Transferred. */
+  readonly aggregationInput?: Uint8Array;
+  /** Time the arm's engines spent on the request, ns. */
+  readonly pipelineNs: number;
+}
+
+/**
+ * Serialized series sketches (cardinality trackers, see proxy/cardinality) of both arms as
+ * one worker measured them since the experiment started there.
+ */
+export interface ArmSketchSet {
+  readonly experiment: string;
+  /** The worker thread that measured them. */
+  readonly threadId: number;
+  readonly baselineInput: Uint8Array;
+  readonly baselineOutput: Uint8Array;
+  readonly candidateInput: Uint8Array;
+  readonly candidateOutput: Uint8Array;
+}
+
 /** The pipeline accepted the request. */
 export interface ProcessSuccess {
   readonly ok: true;
@@ -72,6 +122,19 @@ export interface ProcessSuccess {
    * their series from `payload`: what the aggregation consumes. Transferred.
    */
   readonly aggregationInput?: Uint8Array;
+  /** Time the pipeline's engines spent on the request, ns. */
+  readonly pipelineNs?: number;
+  /** The experiment the worker ran beside the pipeline, if any. */
+  readonly experiment?: string;
+  /** The candidate arm's output, when an experiment runs. */
+  readonly candidate?: ArmOutput;
+  /** This worker's arm sketches, now and then while an experiment runs. Transferred. */
+  readonly armSketches?: ArmSketchSet;
+  /**
+   * Set on the ingest thread in a split experiment: the candidate arm's output, which goes
+   * to the upstreams with `payload` before the sender gets its answer.
+   */
+  readonly alsoForward?: Uint8Array;
 }
 
 /**
@@ -107,6 +170,8 @@ export interface PipelineUpdateMessage {
   readonly generation: number;
   /** Compiled by each worker itself; `undefined` is the empty pipeline. */
   readonly pipeline: PipelineConfig | undefined;
+  /** The experiment to run beside it; absent when none runs. */
+  readonly experiment?: WorkerExperiment;
 }
 
 /** A worker switched to a generation, or (with `error`) kept its pipeline. */

@@ -6,7 +6,10 @@
 import { threadId, workerData } from 'node:worker_threads';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { InputDropper, withInputDropped } from '../aggregation/input-drop.js';
+import { answerCardinalityCollects } from '../cardinality/cardinality-channel.js';
+import { WorkerCardinalityWindows } from '../cardinality/worker-windows.js';
 import { runShardTask, type ShardResponse } from '../delivery/shard-task.js';
+import { CandidateArm } from '../experiments/candidate-arm.js';
 import { compilePipeline } from '../pipeline/compile.js';
 import type { PipelineConfig } from '../pipeline/config.js';
 import type { CompiledPipeline } from '../pipeline/contracts.js';
@@ -15,9 +18,11 @@ import { BodyConverter, defaultEncoding, processConverted } from '../wire/conver
 import type { IngestFormat } from '../wire/ingest-format.js';
 import { WorkerPipelineUpdates } from './worker-pipeline-updates.js';
 import type {
+  ArmOutput,
   PingResponse,
   ProcessResponse,
   ProcessTask,
+  WorkerExperiment,
   WorkerSetup,
   WorkerTask,
 } from './worker-protocol.js';
@@ -32,10 +37,19 @@ async function loadEngine(): Promise<PipelineEngine> {
     maxLabelsPerSeries: setup.maxLabelsPerSeries,
   });
   loaded.use(compiled);
+  if (setup.cardinality !== undefined) loaded.configureCardinality(setup.cardinality.maxMetrics);
   return loaded;
 }
 
 let engine = await loadEngine();
+// Cardinality windows of this worker's engine, collected by the ingest thread over a channel.
+const cardinalityWindows =
+  setup.cardinality === undefined
+    ? undefined
+    : new WorkerCardinalityWindows(() => engine, setup.cardinality.windowMs);
+if (setup.cardinality !== undefined && cardinalityWindows !== undefined) {
+  answerCardinalityCollects(setup.cardinality.channel, () => cardinalityWindows.windows());
+}
 // Aggregation rules with `keep_input: false`: their series leave the forwarded payload.
 // Aggregation rules are those of the start (the aggregation thread keeps them), so a hot
 // reload does not change what is dropped here.
@@ -45,11 +59,39 @@ const inputDropper = await InputDropper.create(setup.pipeline, {
 });
 // Hot reload: a new pipeline is compiled beside the running one, and the engine switches
 // to it when the update is handled, which is always between two tasks of this thread.
-const pipelineUpdates = new WorkerPipelineUpdates(setup.pipelineChannel, (pipeline) => {
-  const next = compilePipeline(pipeline ?? EMPTY_PIPELINE);
-  engine.use(next);
-  compiled = next;
-});
+// The candidate of a running experiment, beside the pipeline (see proxy/experiments/).
+let candidateArm: CandidateArm | undefined;
+const pipelineUpdates = new WorkerPipelineUpdates(
+  setup.pipelineChannel,
+  async (pipeline, experiment) => {
+    const next = compilePipeline(pipeline ?? EMPTY_PIPELINE);
+    // The candidate is built first: nothing switches unless both arms can run.
+    const nextArm = await nextCandidateArm(experiment);
+    engine.use(next);
+    compiled = next;
+    engine.split(
+      experiment?.mode === 'split'
+        ? { keep: 'baseline', fraction: experiment.fraction }
+        : undefined,
+    );
+    candidateArm = nextArm;
+  },
+);
+
+async function nextCandidateArm(
+  experiment: WorkerExperiment | undefined,
+): Promise<CandidateArm | undefined> {
+  if (experiment === undefined) return undefined;
+  const running = candidateArm?.experiment;
+  // The same experiment again (a new baseline version): keep the arm and its state.
+  if (running !== undefined && JSON.stringify(running) === JSON.stringify(experiment)) {
+    return candidateArm;
+  }
+  return CandidateArm.create(experiment, {
+    maxDecompressedBytes: setup.maxDecompressedBytes,
+    maxLabelsPerSeries: setup.maxLabelsPerSeries,
+  });
+}
 const converter = new BodyConverter({
   maxDecompressedBytes: setup.maxDecompressedBytes,
   otlpKeepNames: setup.otlpKeepNames ?? false,
@@ -65,6 +107,7 @@ export default async function runTask(
   if (task.kind === 'shard') return runShardTask(task);
   const catchingUp = pipelineUpdates.reach(task.pipelineGeneration ?? 0);
   if (catchingUp !== undefined) await catchingUp;
+  cardinalityWindows?.rotate();
   return processBody(task);
 }
 
@@ -72,7 +115,9 @@ async function processBody(task: ProcessTask): Promise<ProcessResponse> {
   try {
     const format = task.format ?? 'rw1';
     if (format !== 'rw1') return await convertAndProcess(task, format);
+    const startedNs = process.hrtime.bigint();
     const result = engine.processRemoteWrite(task.body);
+    const pipelineNs = Number(process.hrtime.bigint() - startedNs);
     const payload = result.unchanged ? task.body : result.output;
     const response: ProcessResponse = {
       ok: true,
@@ -80,13 +125,10 @@ async function processBody(task: ProcessTask): Promise<ProcessResponse> {
       payload,
       stats: result.stats,
       ruleHits: result.ruleHits,
+      pipelineNs,
     };
-    const dropped = withInputDropped(inputDropper, response);
-    // piscina transfers what a movable's transferable list names, and posts its value.
-    return move({
-      [transferableSymbol]: dropped.transfer,
-      [valueSymbol]: dropped.response,
-    }) as unknown as ProcessResponse;
+    // The candidate reads the body before the answer transfers it away.
+    return runCandidate(task.body, true, withInputDropped(inputDropper, response));
   } catch (error: unknown) {
     if (error instanceof PipelineError) {
       return { ok: false, code: error.code, message: error.message };
@@ -105,13 +147,15 @@ async function convertAndProcess(
   format: Exclude<IngestFormat, 'rw1'>,
 ): Promise<ProcessResponse> {
   const encoding = task.encoding ?? defaultEncoding(format);
-  const { payload, result, outcome } = processConverted(
+  const startedNs = process.hrtime.bigint();
+  const { payload, result, outcome, rw1 } = processConverted(
     engine,
     converter,
     format,
     task.body,
     encoding,
   );
+  const pipelineNs = Number(process.hrtime.bigint() - startedNs);
   const response: ProcessResponse = {
     ok: true,
     unchanged: false,
@@ -119,10 +163,57 @@ async function convertAndProcess(
     stats: result.stats,
     ruleHits: result.ruleHits,
     conversion: outcome,
+    pipelineNs,
   };
-  const dropped = withInputDropped(inputDropper, response);
+  return runCandidate(rw1, false, withInputDropped(inputDropper, response));
+}
+
+/**
+ * The answer with the candidate's output attached, as a piscina movable: piscina transfers
+ * what its transferable list names and posts its value.
+ */
+function movable(
+  baseline: { response: ProcessResponse; transfer: ArrayBuffer[] },
+  candidate: { output: ArmOutput; transfer: ArrayBuffer[] } | undefined,
+  arm: CandidateArm | undefined,
+): ProcessResponse {
+  if (candidate === undefined || arm === undefined || !baseline.response.ok) {
+    return move({
+      [transferableSymbol]: baseline.transfer,
+      [valueSymbol]: baseline.response,
+    }) as unknown as ProcessResponse;
+  }
+  const sketches = arm.sketches(Date.now());
+  const response: ProcessResponse = {
+    ...baseline.response,
+    experiment: arm.experiment.name,
+    candidate: candidate.output,
+    ...(sketches === undefined ? {} : { armSketches: sketches }),
+  };
+  const sketchBuffers =
+    sketches === undefined
+      ? []
+      : [
+          sketches.baselineInput.buffer,
+          sketches.baselineOutput.buffer,
+          sketches.candidateInput.buffer,
+          sketches.candidateOutput.buffer,
+        ];
   return move({
-    [transferableSymbol]: dropped.transfer,
-    [valueSymbol]: dropped.response,
+    [transferableSymbol]: [...baseline.transfer, ...candidate.transfer, ...sketchBuffers],
+    [valueSymbol]: response,
   }) as unknown as ProcessResponse;
+}
+
+/** Runs the candidate arm (if any) over a request the baseline has just processed. */
+function runCandidate(
+  body: Uint8Array,
+  snappyIn: boolean,
+  baseline: { response: ProcessResponse; transfer: ArrayBuffer[] },
+): ProcessResponse {
+  const arm = candidateArm;
+  if (arm === undefined || !baseline.response.ok) return movable(baseline, undefined, undefined);
+  const candidate = arm.run(body, snappyIn);
+  arm.meterBaseline(body, snappyIn, baseline.response.payload);
+  return movable(baseline, candidate, arm);
 }

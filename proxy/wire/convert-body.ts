@@ -154,6 +154,8 @@ export interface ConvertedResult {
   readonly payload: Uint8Array<ArrayBuffer>;
   readonly result: ProcessResult;
   readonly outcome: ConversionOutcome;
+  /** The converted remote write 1.0, uncompressed: what an experiment's candidate runs on. */
+  readonly rw1: Uint8Array;
 }
 
 /**
@@ -172,7 +174,7 @@ export function processConverted(
   const payload = result.unchanged
     ? (compress(converted.rw1) as Uint8Array<ArrayBuffer>)
     : (result.output as Uint8Array<ArrayBuffer>);
-  return { payload, result, outcome: converted.outcome };
+  return { payload, result, outcome: converted.outcome, rw1: converted.rw1 };
 }
 
 /** The compression a format implies when the sender named none. */

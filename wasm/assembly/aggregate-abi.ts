@@ -39,3 +39,6 @@ export const AGG_STATS_COUNT: i32 = 10;
 
 /** Snapshot format magic, "PHS1". */
 export const SNAPSHOT_MAGIC: u32 = 0x31534850;
+
+/** Hand-off format magic, "PHH1" (aggregate-handoff.ts). */
+export const HANDOFF_MAGIC: u32 = 0x31484850;

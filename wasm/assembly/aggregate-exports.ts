@@ -2,6 +2,7 @@
 
 import { ERR_PROGRAM, STATUS_OK } from './abi';
 import { flushOutputLen, flushOutputPtr, flushRule } from './aggregate-flush';
+import { exportGroups, handoffExportPtr, mergeGroups, removeGroups } from './aggregate-handoff';
 import { aggregateRemoteWrite as aggregateBody, markConfigured } from './aggregate-ingest';
 import { readSnapshot, snapshotPtr, writeSnapshot } from './aggregate-snapshot';
 import {
@@ -76,4 +77,24 @@ export function aggregateSnapshotPtr(): usize {
 /** Restores the snapshot of `len` bytes in the input buffer. STATUS_OK or ERR_PROGRAM. */
 export function aggregateRestore(len: u32): i32 {
   return readSnapshot(inputBufferPtr(len), len) ? STATUS_OK : ERR_PROGRAM;
+}
+
+/** Writes every group with its input series in the hand-off format; returns the length. */
+export function aggregateHandoffExport(): u32 {
+  return exportGroups();
+}
+
+export function aggregateHandoffPtr(): usize {
+  return handoffExportPtr();
+}
+
+/** Removes the groups whose u64 hashes fill the `len` bytes of the input buffer. */
+export function aggregateHandoffRemove(len: u32): u32 {
+  return removeGroups(inputBufferPtr(len), len);
+}
+
+/** Merges the hand-off bytes (`len`) in the input buffer; groups merged, or ERR_PROGRAM. */
+export function aggregateHandoffMerge(len: u32): i32 {
+  let merged = mergeGroups(inputBufferPtr(len), len);
+  return merged < 0 ? ERR_PROGRAM : merged;
 }

@@ -2,6 +2,13 @@
 
 import { ERR_PROGRAM, STATUS_OK } from './abi';
 import {
+  cardinalitySerializedAddress,
+  configureCardinality,
+  forgetSeenSeries,
+  resetCardinality,
+  serializeCardinality,
+} from './cardinality';
+import {
   loadProgram as activateProgram,
   ruleHitsPtr as hitsPtr,
   programBufferPtr,
@@ -85,6 +92,10 @@ export {
 export {
   aggregateConfigure,
   aggregateFlush,
+  aggregateHandoffExport,
+  aggregateHandoffMerge,
+  aggregateHandoffPtr,
+  aggregateHandoffRemove,
   aggregateOutputLen,
   aggregateOutputPtr,
   aggregateRemoteWrite,
@@ -96,6 +107,7 @@ export {
   aggregateWindowStart,
 } from './aggregate-exports';
 export { outputLen, outputPtr, processRemoteWrite, setLimits, statsPtr } from './remote-write';
+export { setSeriesSplit } from './series-split';
 
 /** Grows the input buffer to at least `len` bytes; the host copies the request body there. */
 export function inputBuffer(len: u32): usize {
@@ -109,6 +121,8 @@ export function programBuffer(len: u32): usize {
 
 /** Activates the program in the program buffer: STATUS_OK or ERR_PROGRAM. */
 export function loadProgram(len: u32): i32 {
+  // Cardinality remembers each series' output; a new program may change it.
+  forgetSeenSeries();
   return activateProgram(len) ? STATUS_OK : ERR_PROGRAM;
 }
 
@@ -145,4 +159,24 @@ export function hostOutPtr(): usize {
 
 export function hostOutCapacity(): u32 {
   return HOST_OUT_CAPACITY;
+}
+
+/** Turns cardinality tracking on with room for `maxMetrics` metrics per view: STATUS_OK or ERR_PROGRAM. */
+export function cardinalityConfigure(maxMetrics: u32): i32 {
+  return configureCardinality(maxMetrics) ? STATUS_OK : ERR_PROGRAM;
+}
+
+/** Empties the cardinality tracker of `view` (0 input, 1 output). */
+export function cardinalityReset(view: u32): void {
+  resetCardinality(view);
+}
+
+/** Serializes the tracker of `view`; returns its length (0 when tracking is off). */
+export function cardinalitySerialize(view: u32): u32 {
+  return serializeCardinality(view);
+}
+
+/** Address of the bytes the last cardinalitySerialize wrote. */
+export function cardinalitySerializedPtr(): usize {
+  return cardinalitySerializedAddress();
 }

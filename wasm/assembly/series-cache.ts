@@ -20,7 +20,9 @@ const ENTRY_KEY_LEN: usize = 0;
 const ENTRY_OUTCOME: usize = 4;
 const ENTRY_PAIR_COUNT: usize = 8;
 const ENTRY_HIT_COUNT: usize = 12;
-const ENTRY_HEADER_BYTES: usize = 16;
+/** Three u32 fields that cardinality.ts keeps per series (generation and metric slots). */
+export const ENTRY_CARDINALITY: usize = 16;
+const ENTRY_HEADER_BYTES: usize = 28;
 
 const arena = newRegion();
 // Reserved at the bound up front (entries never grow it past the bound); untouched pages of
@@ -40,6 +42,11 @@ export let cachedOutcome: u32 = 0;
 export let cachedPairCount: u32 = 0;
 export let cachedHitCount: u32 = 0;
 let cachedEntry: usize = 0;
+/**
+ * Address of the entry of the last successful lookup or store, 0 after a miss or a store
+ * that did not fit; valid until the cache is reset.
+ */
+export let seriesCacheEntry: usize = 0;
 
 /** Address of the cached pairs (valid until the next store). */
 export function cachedPairsPtr(): usize {
@@ -81,6 +88,7 @@ export function seriesCacheOverBound(): bool {
 
 /** Looks up the label bytes [key, key + keyLen); on a hit sets the cached* fields. */
 export function seriesCacheLookup(key: usize, keyLen: u32, hash: u32): bool {
+  seriesCacheEntry = 0;
   let i = hash & mask;
   while (true) {
     let slot = table.ptr + <usize>i * SLOT_BYTES;
@@ -93,6 +101,7 @@ export function seriesCacheLookup(key: usize, keyLen: u32, hash: u32): bool {
         bytesEqual(base + ENTRY_HEADER_BYTES, key, keyLen)
       ) {
         cachedEntry = entry;
+        seriesCacheEntry = base;
         cachedOutcome = load<u32>(base, ENTRY_OUTCOME);
         cachedPairCount = load<u32>(base, ENTRY_PAIR_COUNT);
         cachedHitCount = load<u32>(base, ENTRY_HIT_COUNT);
@@ -150,6 +159,7 @@ export function seriesCacheStore(
   let size = ENTRY_HEADER_BYTES + paddedKey(keyLen) + pairBytes + hitBytes;
   if (arenaUsed + size > MAX_ARENA_BYTES) {
     full = true;
+    seriesCacheEntry = 0;
     return;
   }
   let entry = arenaUsed;
@@ -158,6 +168,8 @@ export function seriesCacheStore(
   store<u32>(base, outcome, ENTRY_OUTCOME);
   store<u32>(base, pairCount, ENTRY_PAIR_COUNT);
   store<u32>(base, hitCount, ENTRY_HIT_COUNT);
+  memory.fill(base + ENTRY_CARDINALITY, 0, 12);
+  seriesCacheEntry = base;
   let p = base + ENTRY_HEADER_BYTES;
   memory.copy(p, key, keyLen);
   p += paddedKey(keyLen);

@@ -3,6 +3,7 @@
 // the encoder, which copies it raw, re-encodes its labels, or leaves it out.
 
 import { ERR_PROTOBUF, STATUS_OK } from './abi';
+import { cardinalityEnabled, cardinalityObserve } from './cardinality';
 import { copyBytes } from './hash';
 import { stringLen, stringPtr } from './intern';
 import {
@@ -33,12 +34,14 @@ import {
   cachedOutcome,
   cachedPairCount,
   cachedPairsPtr,
+  seriesCacheEntry,
   seriesCacheLookup,
   seriesCacheStore,
   seriesKeyHash,
 } from './series-cache';
 import { readLabels } from './series-labels';
 import { lastWasCollision, seriesSetAdd, storedPair } from './series-set';
+import { SPLIT_OFF, splitAddLabelField, splitBegin, splitKeeps, splitMode } from './series-split';
 
 /** What became of a series, stored in its record. */
 export const OUTCOME_UNCHANGED: u32 = 0;
@@ -124,6 +127,8 @@ export function processSeries(
   let samples: u32 = 0;
   let exemplars: u32 = 0;
   let histograms: u32 = 0;
+  let split = splitMode !== SPLIT_OFF;
+  if (split) splitBegin();
   seekRead(start);
   while (readPos < end) {
     let fieldStart = readPos;
@@ -140,6 +145,7 @@ export function processSeries(
         else if (fieldStart !== labelsEnd) labelsContiguous = false;
         labelsEnd = payloadEnd;
         labelFieldBytes += payloadEnd - fieldStart;
+        if (split) splitAddLabelField(fieldStart, payloadEnd - fieldStart);
       } else if (field === 2) {
         samples++;
       } else if (field === 3) {
@@ -154,6 +160,13 @@ export function processSeries(
       skipField(wireType, end);
     }
     if (readFailed) return ERR_PROTOBUF;
+  }
+
+  // A series of the other arm of a split experiment is not this arm's input at all.
+  if (split && !splitKeeps()) {
+    store<u32>(record, OUTCOME_DROPPED, REC_OUTCOME);
+    changedOrDropped++;
+    return STATUS_OK;
   }
 
   // Pass 2: the labels, unless this exact label encoding was seen (and validated) before.
@@ -216,6 +229,20 @@ export function processSeries(
   histogramsIn += histograms;
 
   store<u32>(record, outcome, REC_OUTCOME);
+  if (cardinalityEnabled) {
+    cardinalityObserve(
+      start,
+      end,
+      keyHash,
+      cacheable,
+      cacheable ? seriesCacheEntry : 0,
+      samples + histograms,
+      outcome === OUTCOME_DROPPED,
+      outcome === OUTCOME_CHANGED,
+      pairs,
+      pairCount,
+    );
+  }
   if (outcome === OUTCOME_DROPPED) {
     seriesDropped++;
     changedOrDropped++;

@@ -9,13 +9,15 @@ import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegen
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { CardinalityReport } from "./analysis_pb.js";
+import { file_phoenix_v1_analysis } from "./analysis_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file phoenix/v1/proxy.proto.
  */
 export const file_phoenix_v1_proxy: GenFile = /*@__PURE__*/
-  fileDesc("ChZwaG9lbml4L3YxL3Byb3h5LnByb3RvEgpwaG9lbml4LnYxIq4BCg9SZWdpc3RlclJlcXVlc3QSEAoIcHJveHlfaWQYASABKAkSDwoHdmVyc2lvbhgCIAEoCRI3CgZsYWJlbHMYAyADKAsyJy5waG9lbml4LnYxLlJlZ2lzdGVyUmVxdWVzdC5MYWJlbHNFbnRyeRIQCghwaXBlbGluZRgEIAEoCRotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIhIKEFJlZ2lzdGVyUmVzcG9uc2UiOAoSV2F0Y2hDb25maWdSZXF1ZXN0EhAKCHByb3h5X2lkGAEgASgJEhAKCHBpcGVsaW5lGAIgASgJIlYKDENvbmZpZ1VwZGF0ZRIQCghwaXBlbGluZRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgNEhMKC2NvbmZpZ195YW1sGAMgASgJEg4KBmV4aXN0cxgEIAEoCCIgCglIZWFydGJlYXQSEwoLaW50ZXJ2YWxfbXMYASABKA0idgoTV2F0Y2hDb25maWdSZXNwb25zZRIqCgZjb25maWcYASABKAsyGC5waG9lbml4LnYxLkNvbmZpZ1VwZGF0ZUgAEioKCWhlYXJ0YmVhdBgCIAEoCzIVLnBob2VuaXgudjEuSGVhcnRiZWF0SABCBwoFZXZlbnQiiQEKDVByb3h5Q291bnRlcnMSEAoIcmVxdWVzdHMYASABKAQSEgoKc2FtcGxlc19pbhgCIAEoBBITCgtzYW1wbGVzX291dBgDIAEoBBIRCglzZXJpZXNfaW4YBCABKAQSEgoKc2VyaWVzX291dBgFIAEoBBIWCg5zZXJpZXNfZHJvcHBlZBgGIAEoBCIuCgpBcHBseUVycm9yEg8KB3ZlcnNpb24YASABKA0SDwoHbWVzc2FnZRgCIAEoCSLlAQoTUmVwb3J0U3RhdHVzUmVxdWVzdBIQCghwcm94eV9pZBgBIAEoCRIQCghwaXBlbGluZRgCIAEoCRIXCg9hcHBsaWVkX3ZlcnNpb24YAyABKA0SDwoHaGVhbHRoeRgEIAEoCBIrCghjb3VudGVycxgFIAEoCzIZLnBob2VuaXgudjEuUHJveHlDb3VudGVycxIrCgthcHBseV9lcnJvchgGIAEoCzIWLnBob2VuaXgudjEuQXBwbHlFcnJvchIOCgZsaXN0ZW4YByABKAkSFgoOcmVjZW50X3JlcXVlc3QYCCABKAwiFgoUUmVwb3J0U3RhdHVzUmVzcG9uc2UiFAoSTGlzdFByb3hpZXNSZXF1ZXN0IvwCCgtQcm94eVN0YXR1cxIQCghwcm94eV9pZBgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEjMKBmxhYmVscxgDIAMoCzIjLnBob2VuaXgudjEuUHJveHlTdGF0dXMuTGFiZWxzRW50cnkSEAoIcGlwZWxpbmUYBCABKAkSFwoPYXBwbGllZF92ZXJzaW9uGAUgASgNEg8KB2hlYWx0aHkYBiABKAgSKwoIY291bnRlcnMYByABKAsyGS5waG9lbml4LnYxLlByb3h5Q291bnRlcnMSKwoLYXBwbHlfZXJyb3IYCCABKAsyFi5waG9lbml4LnYxLkFwcGx5RXJyb3ISDgoGbGlzdGVuGAkgASgJEhEKCWNvbm5lY3RlZBgKIAEoCBItCglsYXN0X3NlZW4YCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiPwoTTGlzdFByb3hpZXNSZXNwb25zZRIoCgdwcm94aWVzGAEgAygLMhcucGhvZW5peC52MS5Qcm94eVN0YXR1czLKAgoMUHJveHlTZXJ2aWNlEkUKCFJlZ2lzdGVyEhsucGhvZW5peC52MS5SZWdpc3RlclJlcXVlc3QaHC5waG9lbml4LnYxLlJlZ2lzdGVyUmVzcG9uc2USUAoLV2F0Y2hDb25maWcSHi5waG9lbml4LnYxLldhdGNoQ29uZmlnUmVxdWVzdBofLnBob2VuaXgudjEuV2F0Y2hDb25maWdSZXNwb25zZTABElEKDFJlcG9ydFN0YXR1cxIfLnBob2VuaXgudjEuUmVwb3J0U3RhdHVzUmVxdWVzdBogLnBob2VuaXgudjEuUmVwb3J0U3RhdHVzUmVzcG9uc2USTgoLTGlzdFByb3hpZXMSHi5waG9lbml4LnYxLkxpc3RQcm94aWVzUmVxdWVzdBofLnBob2VuaXgudjEuTGlzdFByb3hpZXNSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("ChZwaG9lbml4L3YxL3Byb3h5LnByb3RvEgpwaG9lbml4LnYxIq4BCg9SZWdpc3RlclJlcXVlc3QSEAoIcHJveHlfaWQYASABKAkSDwoHdmVyc2lvbhgCIAEoCRI3CgZsYWJlbHMYAyADKAsyJy5waG9lbml4LnYxLlJlZ2lzdGVyUmVxdWVzdC5MYWJlbHNFbnRyeRIQCghwaXBlbGluZRgEIAEoCRotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIhIKEFJlZ2lzdGVyUmVzcG9uc2UiOAoSV2F0Y2hDb25maWdSZXF1ZXN0EhAKCHByb3h5X2lkGAEgASgJEhAKCHBpcGVsaW5lGAIgASgJIowBCgxDb25maWdVcGRhdGUSEAoIcGlwZWxpbmUYASABKAkSDwoHdmVyc2lvbhgCIAEoDRITCgtjb25maWdfeWFtbBgDIAEoCRIOCgZleGlzdHMYBCABKAgSNAoKZXhwZXJpbWVudBgFIAEoCzIgLnBob2VuaXgudjEuRXhwZXJpbWVudEFzc2lnbm1lbnQifAoURXhwZXJpbWVudEFzc2lnbm1lbnQSDAoEbmFtZRgBIAEoCRIMCgRtb2RlGAIgASgJEhAKCGZyYWN0aW9uGAMgASgBEh0KFWNhbmRpZGF0ZV9jb25maWdfeWFtbBgEIAEoCRIXCg9zaGFkb3dfdXBzdHJlYW0YBSABKAkiIAoJSGVhcnRiZWF0EhMKC2ludGVydmFsX21zGAEgASgNInYKE1dhdGNoQ29uZmlnUmVzcG9uc2USKgoGY29uZmlnGAEgASgLMhgucGhvZW5peC52MS5Db25maWdVcGRhdGVIABIqCgloZWFydGJlYXQYAiABKAsyFS5waG9lbml4LnYxLkhlYXJ0YmVhdEgAQgcKBWV2ZW50IokBCg1Qcm94eUNvdW50ZXJzEhAKCHJlcXVlc3RzGAEgASgEEhIKCnNhbXBsZXNfaW4YAiABKAQSEwoLc2FtcGxlc19vdXQYAyABKAQSEQoJc2VyaWVzX2luGAQgASgEEhIKCnNlcmllc19vdXQYBSABKAQSFgoOc2VyaWVzX2Ryb3BwZWQYBiABKAQiLgoKQXBwbHlFcnJvchIPCgd2ZXJzaW9uGAEgASgNEg8KB21lc3NhZ2UYAiABKAkivgIKE1JlcG9ydFN0YXR1c1JlcXVlc3QSEAoIcHJveHlfaWQYASABKAkSEAoIcGlwZWxpbmUYAiABKAkSFwoPYXBwbGllZF92ZXJzaW9uGAMgASgNEg8KB2hlYWx0aHkYBCABKAgSKwoIY291bnRlcnMYBSABKAsyGS5waG9lbml4LnYxLlByb3h5Q291bnRlcnMSKwoLYXBwbHlfZXJyb3IYBiABKAsyFi5waG9lbml4LnYxLkFwcGx5RXJyb3ISDgoGbGlzdGVuGAcgASgJEhYKDnJlY2VudF9yZXF1ZXN0GAggASgMEjIKC2NhcmRpbmFsaXR5GAkgASgLMh0ucGhvZW5peC52MS5DYXJkaW5hbGl0eVJlcG9ydBIjCgRhcm1zGBQgAygLMhUucGhvZW5peC52MS5Bcm1SZXBvcnQi+wEKCUFybVJlcG9ydBISCgpleHBlcmltZW50GAEgASgJEgsKA2FybRgCIAEoCRIQCghyZXF1ZXN0cxgDIAEoBBISCgpzYW1wbGVzX2luGAQgASgEEhMKC3NhbXBsZXNfb3V0GAUgASgEEhEKCWJ5dGVzX291dBgGIAEoBBITCgtwaXBlbGluZV9ucxgHIAEoBBIRCglydWxlX2hpdHMYCCADKAQSFAoMaW5wdXRfc2tldGNoGAkgASgMEhUKDW91dHB1dF9za2V0Y2gYCiABKAwSGQoRYWdncmVnYXRlZF9zZXJpZXMYCyABKAQSDwoHc2Vjb25kcxgMIAEoASIWChRSZXBvcnRTdGF0dXNSZXNwb25zZSIUChJMaXN0UHJveGllc1JlcXVlc3Qi/AIKC1Byb3h5U3RhdHVzEhAKCHByb3h5X2lkGAEgASgJEg8KB3ZlcnNpb24YAiABKAkSMwoGbGFiZWxzGAMgAygLMiMucGhvZW5peC52MS5Qcm94eVN0YXR1cy5MYWJlbHNFbnRyeRIQCghwaXBlbGluZRgEIAEoCRIXCg9hcHBsaWVkX3ZlcnNpb24YBSABKA0SDwoHaGVhbHRoeRgGIAEoCBIrCghjb3VudGVycxgHIAEoCzIZLnBob2VuaXgudjEuUHJveHlDb3VudGVycxIrCgthcHBseV9lcnJvchgIIAEoCzIWLnBob2VuaXgudjEuQXBwbHlFcnJvchIOCgZsaXN0ZW4YCSABKAkSEQoJY29ubmVjdGVkGAogASgIEi0KCWxhc3Rfc2VlbhgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASI/ChNMaXN0UHJveGllc1Jlc3BvbnNlEigKB3Byb3hpZXMYASADKAsyFy5waG9lbml4LnYxLlByb3h5U3RhdHVzMsoCCgxQcm94eVNlcnZpY2USRQoIUmVnaXN0ZXISGy5waG9lbml4LnYxLlJlZ2lzdGVyUmVxdWVzdBocLnBob2VuaXgudjEuUmVnaXN0ZXJSZXNwb25zZRJQCgtXYXRjaENvbmZpZxIeLnBob2VuaXgudjEuV2F0Y2hDb25maWdSZXF1ZXN0Gh8ucGhvZW5peC52MS5XYXRjaENvbmZpZ1Jlc3BvbnNlMAESUQoMUmVwb3J0U3RhdHVzEh8ucGhvZW5peC52MS5SZXBvcnRTdGF0dXNSZXF1ZXN0GiAucGhvZW5peC52MS5SZXBvcnRTdGF0dXNSZXNwb25zZRJOCgtMaXN0UHJveGllcxIeLnBob2VuaXgudjEuTGlzdFByb3hpZXNSZXF1ZXN0Gh8ucGhvZW5peC52MS5MaXN0UHJveGllc1Jlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp, file_phoenix_v1_analysis]);
 
 /**
  * @generated from message phoenix.v1.RegisterRequest
@@ -117,6 +119,13 @@ export type ConfigUpdate = Message<"phoenix.v1.ConfigUpdate"> & {
    * @generated from field: bool exists = 4;
    */
   exists: boolean;
+
+  /**
+   * A running experiment on this pipeline: the proxy runs the candidate beside it.
+   *
+   * @generated from field: phoenix.v1.ExperimentAssignment experiment = 5;
+   */
+  experiment?: ExperimentAssignment | undefined;
 };
 
 /**
@@ -125,6 +134,51 @@ export type ConfigUpdate = Message<"phoenix.v1.ConfigUpdate"> & {
  */
 export const ConfigUpdateSchema: GenMessage<ConfigUpdate> = /*@__PURE__*/
   messageDesc(file_phoenix_v1_proxy, 3);
+
+/**
+ * What a proxy needs to run an experiment's candidate arm.
+ *
+ * @generated from message phoenix.v1.ExperimentAssignment
+ */
+export type ExperimentAssignment = Message<"phoenix.v1.ExperimentAssignment"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * `shadow` or `split`.
+   *
+   * @generated from field: string mode = 2;
+   */
+  mode: string;
+
+  /**
+   * Split mode: share of series (by a stable hash of their labels) through the candidate.
+   *
+   * @generated from field: double fraction = 3;
+   */
+  fraction: number;
+
+  /**
+   * @generated from field: string candidate_config_yaml = 4;
+   */
+  candidateConfigYaml: string;
+
+  /**
+   * Shadow mode: remote-write URL for the candidate output; empty to only measure it.
+   *
+   * @generated from field: string shadow_upstream = 5;
+   */
+  shadowUpstream: string;
+};
+
+/**
+ * Describes the message phoenix.v1.ExperimentAssignment.
+ * Use `create(ExperimentAssignmentSchema)` to create a new message.
+ */
+export const ExperimentAssignmentSchema: GenMessage<ExperimentAssignment> = /*@__PURE__*/
+  messageDesc(file_phoenix_v1_proxy, 4);
 
 /**
  * Sent on a quiet stream so the proxy can tell a live stream from a dead connection.
@@ -143,7 +197,7 @@ export type Heartbeat = Message<"phoenix.v1.Heartbeat"> & {
  * Use `create(HeartbeatSchema)` to create a new message.
  */
 export const HeartbeatSchema: GenMessage<Heartbeat> = /*@__PURE__*/
-  messageDesc(file_phoenix_v1_proxy, 4);
+  messageDesc(file_phoenix_v1_proxy, 5);
 
 /**
  * @generated from message phoenix.v1.WatchConfigResponse
@@ -172,7 +226,7 @@ export type WatchConfigResponse = Message<"phoenix.v1.WatchConfigResponse"> & {
  * Use `create(WatchConfigResponseSchema)` to create a new message.
  */
 export const WatchConfigResponseSchema: GenMessage<WatchConfigResponse> = /*@__PURE__*/
-  messageDesc(file_phoenix_v1_proxy, 5);
+  messageDesc(file_phoenix_v1_proxy, 6);
 
 /**
  * Counters since the proxy started.
@@ -216,7 +270,7 @@ export type ProxyCounters = Message<"phoenix.v1.ProxyCounters"> & {
  * Use `create(ProxyCountersSchema)` to create a new message.
  */
 export const ProxyCountersSchema: GenMessage<ProxyCounters> = /*@__PURE__*/
-  messageDesc(file_phoenix_v1_proxy, 6);
+  messageDesc(file_phoenix_v1_proxy, 7);
 
 /**
  * @generated from message phoenix.v1.ApplyError
@@ -238,7 +292,7 @@ export type ApplyError = Message<"phoenix.v1.ApplyError"> & {
  * Use `create(ApplyErrorSchema)` to create a new message.
  */
 export const ApplyErrorSchema: GenMessage<ApplyError> = /*@__PURE__*/
-  messageDesc(file_phoenix_v1_proxy, 7);
+  messageDesc(file_phoenix_v1_proxy, 8);
 
 /**
  * @generated from message phoenix.v1.ReportStatusRequest
@@ -292,6 +346,20 @@ export type ReportStatusRequest = Message<"phoenix.v1.ReportStatusRequest"> & {
    * @generated from field: bytes recent_request = 8;
    */
   recentRequest: Uint8Array;
+
+  /**
+   * Live cardinality of the proxy's traffic (docs/cardinality.md).
+   *
+   * @generated from field: phoenix.v1.CardinalityReport cardinality = 9;
+   */
+  cardinality?: CardinalityReport | undefined;
+
+  /**
+   * Per-arm measurements of the running experiment, since the proxy started running it.
+   *
+   * @generated from field: repeated phoenix.v1.ArmReport arms = 20;
+   */
+  arms: ArmReport[];
 };
 
 /**
@@ -299,7 +367,93 @@ export type ReportStatusRequest = Message<"phoenix.v1.ReportStatusRequest"> & {
  * Use `create(ReportStatusRequestSchema)` to create a new message.
  */
 export const ReportStatusRequestSchema: GenMessage<ReportStatusRequest> = /*@__PURE__*/
-  messageDesc(file_phoenix_v1_proxy, 8);
+  messageDesc(file_phoenix_v1_proxy, 9);
+
+/**
+ * One experiment arm as measured by one proxy. Counters are totals since the proxy started
+ * running the experiment; sketches merge across proxies.
+ *
+ * @generated from message phoenix.v1.ArmReport
+ */
+export type ArmReport = Message<"phoenix.v1.ArmReport"> & {
+  /**
+   * @generated from field: string experiment = 1;
+   */
+  experiment: string;
+
+  /**
+   * `baseline` or `candidate`.
+   *
+   * @generated from field: string arm = 2;
+   */
+  arm: string;
+
+  /**
+   * @generated from field: uint64 requests = 3;
+   */
+  requests: bigint;
+
+  /**
+   * @generated from field: uint64 samples_in = 4;
+   */
+  samplesIn: bigint;
+
+  /**
+   * @generated from field: uint64 samples_out = 5;
+   */
+  samplesOut: bigint;
+
+  /**
+   * @generated from field: uint64 bytes_out = 6;
+   */
+  bytesOut: bigint;
+
+  /**
+   * Time the pipeline spent on the arm, ns.
+   *
+   * @generated from field: uint64 pipeline_ns = 7;
+   */
+  pipelineNs: bigint;
+
+  /**
+   * @generated from field: repeated uint64 rule_hits = 8;
+   */
+  ruleHits: bigint[];
+
+  /**
+   * Serialized series sketches (see proxy/cardinality) of what entered the arm and of what
+   * it sent on directly (relabeled, not aggregated).
+   *
+   * @generated from field: bytes input_sketch = 9;
+   */
+  inputSketch: Uint8Array;
+
+  /**
+   * @generated from field: bytes output_sketch = 10;
+   */
+  outputSketch: Uint8Array;
+
+  /**
+   * Series of the arm's aggregation outputs in its latest flushes.
+   *
+   * @generated from field: uint64 aggregated_series = 11;
+   */
+  aggregatedSeries: bigint;
+
+  /**
+   * Seconds the proxy has been running the experiment.
+   *
+   * @generated from field: double seconds = 12;
+   */
+  seconds: number;
+};
+
+/**
+ * Describes the message phoenix.v1.ArmReport.
+ * Use `create(ArmReportSchema)` to create a new message.
+ */
+export const ArmReportSchema: GenMessage<ArmReport> = /*@__PURE__*/
+  messageDesc(file_phoenix_v1_proxy, 10);
 
 /**
  * @generated from message phoenix.v1.ReportStatusResponse
@@ -312,7 +466,7 @@ export type ReportStatusResponse = Message<"phoenix.v1.ReportStatusResponse"> & 
  * Use `create(ReportStatusResponseSchema)` to create a new message.
  */
 export const ReportStatusResponseSchema: GenMessage<ReportStatusResponse> = /*@__PURE__*/
-  messageDesc(file_phoenix_v1_proxy, 9);
+  messageDesc(file_phoenix_v1_proxy, 11);
 
 /**
  * @generated from message phoenix.v1.ListProxiesRequest
@@ -325,7 +479,7 @@ export type ListProxiesRequest = Message<"phoenix.v1.ListProxiesRequest"> & {
  * Use `create(ListProxiesRequestSchema)` to create a new message.
  */
 export const ListProxiesRequestSchema: GenMessage<ListProxiesRequest> = /*@__PURE__*/
-  messageDesc(file_phoenix_v1_proxy, 10);
+  messageDesc(file_phoenix_v1_proxy, 12);
 
 /**
  * @generated from message phoenix.v1.ProxyStatus
@@ -394,7 +548,7 @@ export type ProxyStatus = Message<"phoenix.v1.ProxyStatus"> & {
  * Use `create(ProxyStatusSchema)` to create a new message.
  */
 export const ProxyStatusSchema: GenMessage<ProxyStatus> = /*@__PURE__*/
-  messageDesc(file_phoenix_v1_proxy, 11);
+  messageDesc(file_phoenix_v1_proxy, 13);
 
 /**
  * @generated from message phoenix.v1.ListProxiesResponse
@@ -411,7 +565,7 @@ export type ListProxiesResponse = Message<"phoenix.v1.ListProxiesResponse"> & {
  * Use `create(ListProxiesResponseSchema)` to create a new message.
  */
 export const ListProxiesResponseSchema: GenMessage<ListProxiesResponse> = /*@__PURE__*/
-  messageDesc(file_phoenix_v1_proxy, 12);
+  messageDesc(file_phoenix_v1_proxy, 14);
 
 /**
  * Used by proxies (role `proxy`), except ListProxies (role `viewer`).
