@@ -54,20 +54,18 @@ export function mergeArm(
   let samplesOut = 0n;
   let bytesOut = 0n;
   let pipelineNs = 0n;
-  let aggregated = 0n;
   let seconds = 0;
   for (const report of reports) {
     samplesIn += report.samplesIn;
     samplesOut += report.samplesOut;
     bytesOut += report.bytesOut;
     pipelineNs += report.pipelineNs;
-    aggregated += report.aggregatedSeries;
     seconds = Math.max(seconds, report.seconds);
   }
   const inputSketch = sketches.merge(reports.map((report) => report.inputSketch));
   const outputSketch = sketches.merge(reports.map((report) => report.outputSketch));
   const seriesIn = Math.round(sketches.count(inputSketch));
-  const seriesOut = Math.round(sketches.count(outputSketch)) + Number(aggregated);
+  const seriesOut = Math.round(sketches.count(outputSketch));
   const samplesPerSecond = seconds > 0 ? Number(samplesIn) / seconds : 0;
   const results = create(ArmResultsSchema, {
     seriesIn: BigInt(seriesIn),

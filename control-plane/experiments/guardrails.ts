@@ -53,7 +53,8 @@ export function judgeGuardrails(inputs: GuardrailInputs): GuardrailCheck[] {
   const reduction = results.reductionPercent;
   const reductionText = `${reduction.toFixed(1)}% (needs ≥ ${minReduction}%)`;
   if (inputs.thin || !durationDone) {
-    checks.push(check('min_reduction', 'pending', `${reductionText}; data still thin`));
+    const why = inputs.thin ? 'data still thin' : 'judged once min_duration has passed';
+    checks.push(check('min_reduction', 'pending', `${reductionText}; ${why}`));
   } else {
     checks.push(
       check('min_reduction', reduction >= minReduction ? 'passed' : 'failed', reductionText),

@@ -12,7 +12,6 @@ import type { Registry } from 'prom-client';
 import type { AggregationRule } from '../pipeline/aggregation-config.js';
 import { logEvent } from '../server/log.js';
 import type { ProcessResponse } from '../server/worker-protocol.js';
-import type { AggregationStats } from './aggregation-engine.js';
 import { type AggregationStatsReporter, aggregationMetrics } from './aggregation-metrics.js';
 import { type AggregationThread, startAggregationThread } from './aggregation-thread.js';
 
@@ -23,8 +22,6 @@ export interface StartedAggregation {
   ingest(payload: Uint8Array): void;
   /** Switches to other rules (see above); resolves once the new thread runs. */
   replace(rules: readonly AggregationRule[]): Promise<void>;
-  /** Output series the rules make now: alive groups times outputs per group. */
-  outputSeries(): number;
   /** Final flush, forwarded and awaited, then the final snapshot. */
   close(): Promise<void>;
 }
@@ -42,13 +39,6 @@ export interface AggregationSetup {
   readonly scope?: string;
 }
 
-/** Output series of each group of a rule. */
-function seriesPerGroup(rules: readonly AggregationRule[]): number {
-  if (rules.length === 0) return 0;
-  const outputs = rules.reduce((sum, rule) => sum + rule.outputs.length, 0);
-  return outputs / rules.length;
-}
-
 /** Starts the proxy's aggregation (no thread while there are no rules). */
 export async function startAggregation(
   setup: AggregationSetup,
@@ -58,13 +48,10 @@ export async function startAggregation(
     setup.reporters ?? (registry === undefined ? undefined : aggregationMetrics(registry));
   const pending = new Set<Promise<unknown>>();
   const fields = setup.scope === undefined ? {} : { scope: setup.scope };
-  let rules = setup.rules;
-  let latestStats: AggregationStats | undefined;
 
   const start = async (
     next: readonly AggregationRule[],
   ): Promise<AggregationThread | undefined> => {
-    latestStats = undefined;
     if (next.length === 0) return undefined;
     const report = reporters?.();
     return startAggregationThread({
@@ -83,13 +70,12 @@ export async function startAggregation(
       },
       onEvent: (level, event, eventFields) => logEvent(level, event, { ...fields, ...eventFields }),
       onStats: (stats, refused) => {
-        latestStats = stats;
         report?.(stats, refused);
       },
     });
   };
 
-  let thread = await start(rules);
+  let thread = await start(setup.rules);
   if (thread !== undefined && setup.dataDir === undefined) {
     logEvent('warn', 'aggregation_without_data_dir', {
       ...fields,
@@ -118,7 +104,6 @@ export async function startAggregation(
         try {
           await thread?.close();
           thread = undefined;
-          rules = next;
           thread = await start(next);
         } finally {
           held = undefined;
@@ -128,8 +113,6 @@ export async function startAggregation(
       });
       return replacing;
     },
-    outputSeries: () =>
-      latestStats === undefined ? 0 : latestStats.groups * seriesPerGroup(rules),
     async close() {
       await replacing.catch(() => undefined);
       await thread?.close();

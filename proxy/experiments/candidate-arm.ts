@@ -91,6 +91,12 @@ export class CandidateArm {
     this.#meters.baselineInput?.processRemoteWrite(body, { snappyIn, snappyOut: false });
   }
 
+  /** Counts an aggregation flush of an arm as part of that arm's output. */
+  meterOutput(arm: 'baseline' | 'candidate', payload: Uint8Array): void {
+    const meter = arm === 'baseline' ? this.#meters.baselineOutput : this.#meters.candidateOutput;
+    meter.processRemoteWrite(payload, { snappyOut: false });
+  }
+
   /**
    * Every arm's series sketches, at most once per {@link SKETCH_INTERVAL_MS}: totals since
    * the arm started in this worker, so the newest set of each worker is all the ingest

@@ -10,7 +10,12 @@ import { decodeTracker, encodeTracker, mergeTrackers } from '../cardinality/trac
 import type { PipelineStats } from '../pipeline/contracts.js';
 import { Forwarder } from '../server/forwarder.js';
 import { logEvent } from '../server/log.js';
-import type { ArmSketchSet, ProcessSuccess, WorkerExperiment } from '../server/worker-protocol.js';
+import type {
+  ArmSketchSet,
+  MeterTask,
+  ProcessSuccess,
+  WorkerExperiment,
+} from '../server/worker-protocol.js';
 
 /** Shadow requests waiting beyond which new ones are dropped (and counted). */
 const SHADOW_MAX_QUEUED = 1_024;
@@ -28,8 +33,11 @@ export interface ExperimentRunOptions {
   readonly userAgent: string;
   /** The proxy's forward to its upstreams (split mode: candidate aggregation output). */
   readonly forward: (payload: Uint8Array) => Promise<unknown>;
-  /** Output series of the proxy's own (baseline) aggregation now. */
-  readonly baselineAggregatedSeries: () => number;
+  /**
+   * Hands an arm's aggregation flush to a pipeline worker, which counts its series in the
+   * arm's output sketch (the ingest thread never parses protobuf).
+   */
+  readonly meter: (task: MeterTask) => void;
   readonly metrics: ExperimentMetrics;
 }
 
@@ -45,7 +53,6 @@ export interface ArmCounters {
   readonly ruleHits: bigint[];
   readonly inputSketch: Uint8Array;
   readonly outputSketch: Uint8Array;
-  readonly aggregatedSeries: bigint;
   readonly seconds: number;
 }
 
@@ -138,6 +145,12 @@ export class ExperimentRun {
           : `${options.dataDir}/experiments/${experiment.name}`,
       maxDecompressedBytes: options.maxDecompressedBytes,
       forward: async (payload) => {
+        options.meter({
+          kind: 'meter',
+          experiment: experiment.name,
+          arm: 'candidate',
+          payload: payload.slice(),
+        });
         if (experiment.mode === 'split') return options.forward(payload);
         if (run !== undefined) run.#sendShadow(payload);
       },
@@ -237,7 +250,6 @@ export class ExperimentRun {
       meter: ArmMeter,
       input: Uint8Array,
       output: Uint8Array,
-      aggregated: number,
     ): ArmCounters => ({
       experiment: this.experiment.name,
       arm: name,
@@ -249,7 +261,6 @@ export class ExperimentRun {
       ruleHits: [...meter.ruleHits].map((value) => value ?? 0n),
       inputSketch: input,
       outputSketch: output,
-      aggregatedSeries: BigInt(Math.round(aggregated)),
       seconds,
     });
     return [
@@ -258,14 +269,12 @@ export class ExperimentRun {
         this.#baseline,
         merged((set) => set.baselineInput),
         merged((set) => set.baselineOutput),
-        this.#options.baselineAggregatedSeries(),
       ),
       arm(
         'candidate',
         this.#candidate,
         merged((set) => set.candidateInput),
         merged((set) => set.candidateOutput),
-        this.#aggregation.outputSeries(),
       ),
     ];
   }

@@ -20,7 +20,13 @@ import { type ProxyOptions, type ProxyOptionsInput, resolveProxyOptions } from '
 import { PipelineBroadcast, sameAggregations } from './pipeline-broadcast.js';
 import { type SampledRequest, TrafficSample } from './traffic-sample.js';
 import { phoenixVersion } from './version.js';
-import type { PingResponse, ProcessResponse, WorkerSetup, WorkerTask } from './worker-protocol.js';
+import type {
+  MeterTask,
+  PingResponse,
+  ProcessResponse,
+  WorkerSetup,
+  WorkerTask,
+} from './worker-protocol.js';
 
 /** A proxy that is listening; `close()` shuts it down gracefully. */
 export interface RunningProxy {
@@ -162,6 +168,31 @@ export async function startProxy(input: ProxyOptionsInput): Promise<RunningProxy
   });
   const forward = (payload: Uint8Array) =>
     delivery === undefined ? forwarder.send(payload) : delivery.enqueue(payload);
+  // A running experiment counts each aggregation flush in its arm's output sketch.
+  const meter = (task: MeterTask) => {
+    pool.run(task, { transferList: [task.payload.buffer as ArrayBuffer] }).catch(() => undefined);
+  };
+  const experiments = new ProxyExperiments({
+    dataDir: options.dataDir,
+    maxDecompressedBytes: options.maxDecompressedBytes,
+    upstreamTimeoutMs: options.upstreamTimeoutMs,
+    userAgent,
+    forward,
+    meter,
+    metrics: new ExperimentMetrics(metrics.registry),
+  });
+  const forwardAggregated = (payload: Uint8Array) => {
+    const run = experiments.running;
+    if (run !== undefined) {
+      meter({
+        kind: 'meter',
+        experiment: run.experiment.name,
+        arm: 'baseline',
+        payload: payload.slice(),
+      });
+    }
+    return forward(payload);
+  };
   let aggregation: StartedAggregation;
   // In the two-tier layout the tier routes (gateway) or aggregates (aggregator) instead.
   let tier: StartedTier | undefined;
@@ -171,7 +202,7 @@ export async function startProxy(input: ProxyOptionsInput): Promise<RunningProxy
         rules: options.aggregationTier === undefined ? (options.pipeline?.aggregations ?? []) : [],
         dataDir: options.dataDir,
         maxDecompressedBytes: options.maxDecompressedBytes,
-        forward,
+        forward: forwardAggregated,
       },
       metrics.registry,
     );
@@ -191,15 +222,6 @@ export async function startProxy(input: ProxyOptionsInput): Promise<RunningProxy
   }
   // The pipeline whose aggregation rules the aggregation thread runs.
   let aggregationPipeline = options.pipeline;
-  const experiments = new ProxyExperiments({
-    dataDir: options.dataDir,
-    maxDecompressedBytes: options.maxDecompressedBytes,
-    upstreamTimeoutMs: options.upstreamTimeoutMs,
-    userAgent,
-    forward,
-    baselineAggregatedSeries: () => aggregation.outputSeries(),
-    metrics: new ExperimentMetrics(metrics.registry),
-  });
   const inFlight = new InFlightRequests();
   const trafficSample = new TrafficSample();
   let accepting = true;

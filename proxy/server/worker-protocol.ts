@@ -59,8 +59,20 @@ export interface PingTask {
   readonly kind: 'ping';
 }
 
+/**
+ * An aggregation flush of an experiment arm (snappy remote write 1.0), to be counted in
+ * the arm's output sketch. Any worker running the experiment may take it.
+ */
+export interface MeterTask {
+  readonly kind: 'meter';
+  readonly experiment: string;
+  readonly arm: 'baseline' | 'candidate';
+  /** Transferred. */
+  readonly payload: Uint8Array;
+}
+
 /** `ShardTask` (`--shard-by-series`) is defined beside the sharder it runs. */
-export type WorkerTask = ProcessTask | PingTask | ShardTask;
+export type WorkerTask = ProcessTask | PingTask | ShardTask | MeterTask;
 
 /**
  * An experiment the workers run beside the pipeline: the candidate pipeline processes the

@@ -105,6 +105,12 @@ export default async function runTask(
     return { ok: true, kind: 'pong', threadId };
   }
   if (task.kind === 'shard') return runShardTask(task);
+  if (task.kind === 'meter') {
+    if (candidateArm?.experiment.name === task.experiment) {
+      candidateArm.meterOutput(task.arm, task.payload);
+    }
+    return { ok: true, kind: 'pong', threadId };
+  }
   const catchingUp = pipelineUpdates.reach(task.pipelineGeneration ?? 0);
   if (catchingUp !== undefined) await catchingUp;
   cardinalityWindows?.rotate();

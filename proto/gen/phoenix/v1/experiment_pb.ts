@@ -265,8 +265,7 @@ export type ArmResults = Message<"phoenix.v1.ArmResults"> & {
   seriesIn: bigint;
 
   /**
-   * Distinct series the arm sent on, after relabeling and aggregation (sketch estimate
-   * plus the aggregation's output series).
+   * Distinct series the arm sent on, after relabeling and aggregation (sketch estimate).
    *
    * @generated from field: uint64 series_out = 2;
    */
