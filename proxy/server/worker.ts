@@ -51,8 +51,9 @@ if (setup.cardinality !== undefined && cardinalityWindows !== undefined) {
   answerCardinalityCollects(setup.cardinality.channel, () => cardinalityWindows.windows());
 }
 // Aggregation rules with `keep_input: false`: their series leave the forwarded payload.
-// Aggregation rules are those of the start (the aggregation thread keeps them), so a hot
-// reload does not change what is dropped here.
+// A hot reload switches it to the new pipeline's rules together with the engine, as the
+// aggregation thread switches to them, so raw series are neither forwarded beside their
+// aggregates nor lost without them.
 const inputDropper = await InputDropper.create(setup.pipeline, {
   maxDecompressedBytes: setup.maxDecompressedBytes,
   maxLabelsPerSeries: setup.maxLabelsPerSeries,
@@ -67,6 +68,7 @@ const pipelineUpdates = new WorkerPipelineUpdates(
     const next = compilePipeline(pipeline ?? EMPTY_PIPELINE);
     // The candidate is built first: nothing switches unless both arms can run.
     const nextArm = await nextCandidateArm(experiment);
+    await inputDropper.use(pipeline);
     engine.use(next);
     compiled = next;
     engine.split(
