@@ -3,9 +3,7 @@
  * (`AnalysisService`), and recommendations of what to drop and aggregate, checked against
  * the PromQL people depend on (`recommend`, in analyze-recommend.ts).
  */
-import { parseArgs } from 'node:util';
 import { toJson } from '@bufbuild/protobuf';
-import { ConnectError } from '@connectrpc/connect';
 import {
   CardinalityView,
   ChurnResponseSchema,
@@ -27,9 +25,9 @@ import {
   CONTROL_CLIENT_FLAGS,
   CONTROL_CLIENT_USAGE,
   type ControlClientContext,
-  controlClientContext,
 } from './control-client-flags.js';
-import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, reportUsageError } from './exit-codes.js';
+import { type ControlCommandSpec, runControlCommand } from './control-command.js';
+import { EXIT_OK } from './exit-codes.js';
 import { FlagValueError, parseCount } from './flag-values.js';
 import type { Command } from './main.js';
 import { type CommandIo, formatData, formatTable, processIo } from './output-format.js';
@@ -101,47 +99,26 @@ export const analyzeCommand: Command = {
   run: (args) => runAnalyzeCommand(args, processIo),
 };
 
-type Values = ReturnType<typeof parseFlags>['values'];
-
-function parseFlags(args: string[]) {
-  return parseArgs({ args, options: FLAGS, strict: true, allowPositionals: true });
-}
+type Values = Parameters<ControlCommandSpec<typeof FLAGS>['run']>[2];
 
 /** Runs `phoenix analyze …` writing to `io`; resolves to the exit status. */
-export async function runAnalyzeCommand(args: string[], io: CommandIo): Promise<number> {
-  let parsed: ReturnType<typeof parseFlags>;
-  try {
-    parsed = parseFlags(args);
-  } catch (error) {
-    return reportUsageError('analyze', (error as Error).message, io.stderr);
-  }
-  const { values, positionals } = parsed;
-  const [subcommand, ...rest] = positionals;
-  if (values.help || subcommand === undefined) {
-    io.stdout(usage());
-    return values.help ? EXIT_OK : EXIT_USAGE;
-  }
-  let context: ControlClientContext;
-  try {
-    context = await controlClientContext(values);
-  } catch (error) {
-    return reportUsageError('analyze', (error as Error).message, io.stderr);
-  }
-  try {
-    return await runSubcommand(subcommand, rest, values, context, io);
-  } catch (error) {
-    if (
-      error instanceof AnalyzeUsageError ||
-      error instanceof FlagValueError ||
-      error instanceof QuerySourceError
-    ) {
-      return reportUsageError('analyze', error.message, io.stderr);
-    }
-    const message =
-      error instanceof OutputFileError ? error.message : ConnectError.from(error).message;
-    io.stderr(`phoenix analyze: ${message}\n`);
-    return EXIT_FAILURE;
-  }
+export function runAnalyzeCommand(args: string[], io: CommandIo): Promise<number> {
+  return runControlCommand(
+    {
+      name: 'analyze',
+      flags: FLAGS,
+      usage,
+      isUsageError: (error): error is Error =>
+        error instanceof AnalyzeUsageError ||
+        error instanceof FlagValueError ||
+        error instanceof QuerySourceError,
+      isLocalFailure: (error): error is OutputFileError => error instanceof OutputFileError,
+      run: (subcommand, rest, values, context) =>
+        runSubcommand(subcommand, rest, values, context, io),
+    },
+    args,
+    io,
+  );
 }
 
 function viewFlag(text: string | undefined): CardinalityView {

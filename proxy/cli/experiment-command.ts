@@ -1,7 +1,5 @@
-import { parseArgs } from 'node:util';
 import { toJson } from '@bufbuild/protobuf';
 import { timestampDate } from '@bufbuild/protobuf/wkt';
-import { ConnectError } from '@connectrpc/connect';
 import {
   type ArmResults,
   type Experiment,
@@ -13,14 +11,13 @@ import {
   LiveVerdict,
   QueryVerdict,
 } from '../../proto/gen/phoenix/v1/experiment_pb.js';
-import { ConfigIssueSchema } from '../../proto/gen/phoenix/v1/pipeline_pb.js';
 import {
   CONTROL_CLIENT_FLAGS,
   CONTROL_CLIENT_USAGE,
   type ControlClientContext,
-  controlClientContext,
 } from './control-client-flags.js';
-import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, reportUsageError } from './exit-codes.js';
+import { onePositional, runControlCommand, UsageError } from './control-command.js';
+import { EXIT_OK } from './exit-codes.js';
 import { ExperimentFileError, loadExperimentFile } from './experiment-file.js';
 import type { Command } from './main.js';
 import { type CommandIo, formatData, formatTable, processIo } from './output-format.js';
@@ -63,58 +60,27 @@ export const experimentCommand: Command = {
   run: (args) => runExperimentCommand(args, processIo),
 };
 
-class UsageError extends Error {}
-
-function parseFlags(args: string[]) {
-  return parseArgs({ args, options: FLAGS, strict: true, allowPositionals: true });
-}
-
-function one(rest: readonly string[], what: string): string {
-  if (rest.length !== 1) throw new UsageError(`expected ${what}`);
-  return rest[0]!;
-}
-
 /** Runs `phoenix experiment …` writing to `io`; resolves to the exit status. */
-export async function runExperimentCommand(args: string[], io: CommandIo): Promise<number> {
-  let parsed: ReturnType<typeof parseFlags>;
-  try {
-    parsed = parseFlags(args);
-  } catch (error) {
-    return reportUsageError('experiment', (error as Error).message, io.stderr);
-  }
-  const { values, positionals } = parsed;
-  const [subcommand, ...rest] = positionals;
-  if (values.help || subcommand === undefined) {
-    io.stdout(usage());
-    return values.help ? EXIT_OK : EXIT_USAGE;
-  }
-  let context: ControlClientContext;
-  try {
-    context = await controlClientContext(values);
-  } catch (error) {
-    return reportUsageError('experiment', (error as Error).message, io.stderr);
-  }
-  try {
-    return await runSubcommand(subcommand, rest, values, context, io);
-  } catch (error) {
-    if (error instanceof UsageError)
-      return reportUsageError('experiment', error.message, io.stderr);
-    if (error instanceof ExperimentFileError) {
-      io.stderr(`phoenix experiment: ${error.message}\n`);
-      return EXIT_FAILURE;
-    }
-    const connectError = ConnectError.from(error);
-    const issue = connectError.findDetails(ConfigIssueSchema)[0];
-    const where = issue === undefined || issue.line === 0 ? '' : ` (candidate line ${issue.line})`;
-    io.stderr(`phoenix experiment: ${connectError.message}${where}\n`);
-    return EXIT_FAILURE;
-  }
+export function runExperimentCommand(args: string[], io: CommandIo): Promise<number> {
+  return runControlCommand(
+    {
+      name: 'experiment',
+      flags: FLAGS,
+      usage,
+      isLocalFailure: (error): error is ExperimentFileError => error instanceof ExperimentFileError,
+      configLine: (line) => `candidate line ${line}`,
+      run: (subcommand, rest, values, context) =>
+        runSubcommand(subcommand, rest, values, context, io),
+    },
+    args,
+    io,
+  );
 }
 
 async function runSubcommand(
   subcommand: string,
   rest: readonly string[],
-  values: ReturnType<typeof parseFlags>['values'],
+  values: { readonly file?: string | undefined; readonly draft: boolean; readonly reason: string },
   { clients, output }: ControlClientContext,
   io: CommandIo,
 ): Promise<number> {
@@ -135,7 +101,10 @@ async function runSubcommand(
       return EXIT_OK;
     }
     case 'start':
-      print((await api.startExperiment({ name: one(rest, 'start NAME') })).experiment, true);
+      print(
+        (await api.startExperiment({ name: onePositional(rest, 'start NAME') })).experiment,
+        true,
+      );
       return EXIT_OK;
     case 'list': {
       const { experiments } = await api.listExperiments({});
@@ -152,10 +121,10 @@ async function runSubcommand(
       return EXIT_OK;
     }
     case 'get':
-      print((await api.getExperiment({ name: one(rest, 'get NAME') })).experiment, true);
+      print((await api.getExperiment({ name: onePositional(rest, 'get NAME') })).experiment, true);
       return EXIT_OK;
     case 'watch': {
-      const name = one(rest, 'watch NAME');
+      const name = onePositional(rest, 'watch NAME');
       for await (const { event } of api.watchExperiment({ name })) {
         if (event === undefined) continue;
         if (output !== 'table') {
@@ -168,18 +137,23 @@ async function runSubcommand(
     }
     case 'promote':
       print(
-        (await api.promoteExperiment({ name: one(rest, 'promote NAME'), reason })).experiment,
+        (await api.promoteExperiment({ name: onePositional(rest, 'promote NAME'), reason }))
+          .experiment,
         true,
       );
       return EXIT_OK;
     case 'rollback':
       print(
-        (await api.rollbackExperiment({ name: one(rest, 'rollback NAME'), reason })).experiment,
+        (await api.rollbackExperiment({ name: onePositional(rest, 'rollback NAME'), reason }))
+          .experiment,
         true,
       );
       return EXIT_OK;
     case 'stop':
-      print((await api.stopExperiment({ name: one(rest, 'stop NAME'), reason })).experiment, true);
+      print(
+        (await api.stopExperiment({ name: onePositional(rest, 'stop NAME'), reason })).experiment,
+        true,
+      );
       return EXIT_OK;
     default:
       throw new UsageError(`unknown subcommand ${JSON.stringify(subcommand)}`);

@@ -86,6 +86,12 @@ class Reader {
     return value;
   }
 
+  /** `mapping[key]` as a number, 0 when absent. */
+  optionalNumber(mapping: Mapping, key: string, path: string): number {
+    const where = path === '' ? key : `${path}.${key}`;
+    return mapping[key] === undefined ? 0 : this.number(mapping[key], where);
+  }
+
   seconds(value: unknown, path: string): number {
     const ms = parseDurationMs(this.string(value, path));
     if (!Number.isFinite(ms) || ms < 1000) {
@@ -214,7 +220,7 @@ export async function loadExperimentFile(file: string): Promise<ExperimentSpec> 
     description: optionalString('description'),
     candidateConfigYaml: candidate,
     mode,
-    fraction: top['fraction'] === undefined ? 0 : reader.number(top['fraction'], 'fraction'),
+    fraction: reader.optionalNumber(top, 'fraction', ''),
     durationSeconds:
       top['duration'] === undefined ? 0 : reader.seconds(top['duration'], 'duration'),
     shadowUpstream: optionalString('shadow_upstream'),
@@ -229,21 +235,13 @@ export async function loadExperimentFile(file: string): Promise<ExperimentSpec> 
               guardrails['min_duration'] === undefined
                 ? 0
                 : reader.seconds(guardrails['min_duration'], 'guardrails.min_duration'),
-            minReductionPercent:
-              guardrails['min_reduction_percent'] === undefined
-                ? 0
-                : reader.number(
-                    guardrails['min_reduction_percent'],
-                    'guardrails.min_reduction_percent',
-                  ),
-            maxBrokenQueries:
-              guardrails['max_broken_queries'] === undefined
-                ? 0
-                : reader.number(guardrails['max_broken_queries'], 'guardrails.max_broken_queries'),
-            maxDivergence:
-              guardrails['max_divergence'] === undefined
-                ? 0
-                : reader.number(guardrails['max_divergence'], 'guardrails.max_divergence'),
+            minReductionPercent: reader.optionalNumber(
+              guardrails,
+              'min_reduction_percent',
+              'guardrails',
+            ),
+            maxBrokenQueries: reader.optionalNumber(guardrails, 'max_broken_queries', 'guardrails'),
+            maxDivergence: reader.optionalNumber(guardrails, 'max_divergence', 'guardrails'),
           },
         }),
     queries: {
@@ -255,14 +253,8 @@ export async function loadExperimentFile(file: string): Promise<ExperimentSpec> 
       ? {}
       : {
           pricing: {
-            perThousandSeries:
-              pricing['per_thousand_series'] === undefined
-                ? 0
-                : reader.number(pricing['per_thousand_series'], 'pricing.per_thousand_series'),
-            perMillionSamples:
-              pricing['per_million_samples'] === undefined
-                ? 0
-                : reader.number(pricing['per_million_samples'], 'pricing.per_million_samples'),
+            perThousandSeries: reader.optionalNumber(pricing, 'per_thousand_series', 'pricing'),
+            perMillionSamples: reader.optionalNumber(pricing, 'per_million_samples', 'pricing'),
           },
         }),
   });

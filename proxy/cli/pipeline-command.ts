@@ -1,10 +1,8 @@
 import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { toJson } from '@bufbuild/protobuf';
 import { timestampDate } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError } from '@connectrpc/connect';
 import {
-  ConfigIssueSchema,
   type Pipeline,
   PipelineSchema,
   type PreviewPipelineResponse,
@@ -14,9 +12,14 @@ import {
   CONTROL_CLIENT_FLAGS,
   CONTROL_CLIENT_USAGE,
   type ControlClientContext,
-  controlClientContext,
 } from './control-client-flags.js';
-import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, reportUsageError } from './exit-codes.js';
+import {
+  type ControlCommandSpec,
+  onePositional,
+  runControlCommand,
+  UsageError,
+} from './control-command.js';
+import { EXIT_OK } from './exit-codes.js';
 import type { Command } from './main.js';
 import { type CommandIo, formatData, formatTable, processIo } from './output-format.js';
 
@@ -67,51 +70,24 @@ export const pipelineCommand: Command = {
   run: (args) => runPipelineCommand(args, processIo),
 };
 
-type Values = ReturnType<typeof parseFlags>['values'];
-
-function parseFlags(args: string[]) {
-  return parseArgs({ args, options: FLAGS, strict: true, allowPositionals: true });
-}
+type Values = Parameters<ControlCommandSpec<typeof FLAGS>['run']>[2];
 
 /** Runs `phoenix pipeline …` writing to `io`; resolves to the exit status. */
-export async function runPipelineCommand(args: string[], io: CommandIo): Promise<number> {
-  let parsed: ReturnType<typeof parseFlags>;
-  try {
-    parsed = parseFlags(args);
-  } catch (error) {
-    return usageError(io, (error as Error).message);
-  }
-  const { values, positionals } = parsed;
-  const [subcommand, ...rest] = positionals;
-  if (values.help || subcommand === undefined) {
-    io.stdout(usage());
-    return values.help ? EXIT_OK : EXIT_USAGE;
-  }
-  let context: ControlClientContext;
-  try {
-    context = await controlClientContext(values);
-  } catch (error) {
-    return usageError(io, (error as Error).message);
-  }
-  try {
-    const result = await runSubcommand(subcommand, rest, values, context, io);
-    return result;
-  } catch (error) {
-    if (error instanceof UsageError) return usageError(io, error.message);
-    const connectError = ConnectError.from(error);
-    const issue = connectError.findDetails(ConfigIssueSchema)[0];
-    const where = issue === undefined || issue.line === 0 ? '' : ` (line ${issue.line})`;
-    io.stderr(`phoenix pipeline: ${connectError.message}${where}\n`);
-    return EXIT_FAILURE;
-  }
+export function runPipelineCommand(args: string[], io: CommandIo): Promise<number> {
+  return runControlCommand(
+    {
+      name: 'pipeline',
+      flags: FLAGS,
+      usage,
+      run: (subcommand, rest, values, context) =>
+        runSubcommand(subcommand, rest, values, context, io),
+    },
+    args,
+    io,
+  );
 }
 
-class UsageError extends Error {}
-
-function one(rest: readonly string[], what: string): string {
-  if (rest.length !== 1) throw new UsageError(`expected ${what}`);
-  return rest[0]!;
-}
+const one = onePositional;
 
 function versionFlag(flag: string, text: string | undefined): number {
   if (text === undefined) throw new UsageError(`--${flag} N is required`);
@@ -315,8 +291,4 @@ function previewText(preview: PreviewPipelineResponse): string {
     ...(preview.truncated ? ['(lists cut at 1000 series)'] : []),
     '',
   ].join('\n');
-}
-
-function usageError(io: CommandIo, message: string): number {
-  return reportUsageError('pipeline', message, io.stderr);
 }

@@ -55,7 +55,7 @@ export function rendezvousPick(seriesHash: number, upstreamHashes: readonly numb
 }
 
 /** Reads a varint at `offset`; returns the value and the offset after it. */
-function readVarint(bytes: Uint8Array, offset: number): [number, number] {
+export function readVarint(bytes: Uint8Array, offset: number): [number, number] {
   let value = 0;
   let position = offset;
   for (let shift = 0; shift < 64; shift += 7) {
@@ -68,7 +68,7 @@ function readVarint(bytes: Uint8Array, offset: number): [number, number] {
 }
 
 /** Offset after the field whose tag ended at `offset`; throws on a malformed field. */
-function skipField(bytes: Uint8Array, offset: number, wireType: number): number {
+export function skipField(bytes: Uint8Array, offset: number, wireType: number): number {
   switch (wireType) {
     case 0:
       return readVarint(bytes, offset)[1];
@@ -76,6 +76,7 @@ function skipField(bytes: Uint8Array, offset: number, wireType: number): number 
       return offset + 8;
     case 2: {
       const [length, start] = readVarint(bytes, offset);
+      if (start + length > bytes.length) throw new Error('field overruns its message');
       return start + length;
     }
     case 5:

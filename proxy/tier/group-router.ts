@@ -15,6 +15,7 @@ import {
   TIER_RULE_LABEL,
   writeClassification,
 } from '../aggregation/classify.js';
+import { readVarint, skipField } from '../delivery/shard.js';
 import type { AggregationRule } from '../pipeline/aggregation-config.js';
 import { groupRoutingKey, type MemberRing } from './routing-key.js';
 
@@ -283,36 +284,4 @@ function varintBytes(value: number): number[] {
   }
   out.push(rest);
   return out;
-}
-
-/** Reads a varint at `offset`; returns the value and the offset after it. */
-function readVarint(bytes: Uint8Array, offset: number): [number, number] {
-  let value = 0;
-  let position = offset;
-  for (let shift = 0; shift < 64; shift += 7) {
-    if (position >= bytes.length) throw new Error('truncated varint');
-    const byte = bytes[position++]!;
-    if (shift < 49) value += (byte & 0x7f) * 2 ** shift;
-    if ((byte & 0x80) === 0) return [value, position];
-  }
-  throw new Error('varint too long');
-}
-
-/** Offset after the field whose tag ended at `offset`. */
-function skipField(bytes: Uint8Array, offset: number, wireType: number): number {
-  switch (wireType) {
-    case 0:
-      return readVarint(bytes, offset)[1];
-    case 1:
-      return offset + 8;
-    case 2: {
-      const [length, start] = readVarint(bytes, offset);
-      if (start + length > bytes.length) throw new Error('field overruns its message');
-      return start + length;
-    }
-    case 5:
-      return offset + 4;
-    default:
-      throw new Error(`unsupported wire type ${wireType}`);
-  }
 }
