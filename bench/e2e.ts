@@ -21,7 +21,7 @@ import {
   readThreadCpu,
   threadCpuBetween,
 } from './proc-stats.js';
-import type { RunResult, RunTarget } from './run-result.js';
+import type { AggregationMeasurement, RunResult, RunTarget } from './run-result.js';
 import { type Scenario, type ScenarioName, scenarioFor } from './scenarios.js';
 import { type Sink, startSink } from './sink.js';
 import { startTarget, type TargetKind, type TargetProcess } from './targets.js';
@@ -70,6 +70,9 @@ export async function runBenchmark(options: BenchOptions): Promise<RunResult[]> 
     seriesCount: options.seriesCount,
     seriesPerRequest: options.seriesPerRequest,
     format: options.format,
+    // Aggregation windows follow the wall clock and drop samples older than the window
+    // before the open one, so an aggregation run needs timestamps from now on.
+    ...(options.scenarios.includes('aggregation') ? { startTimestampMs: Date.now() } : {}),
   });
   const sink = await startSink({
     host: options.sinkHost,
@@ -122,6 +125,12 @@ async function runOne(
   try {
     target = await openTarget(options, kind, scenario, sink, workDir);
     const label = `${kind} ${scenario.name} round ${round}/${options.rounds}`;
+    // Only Phoenix aggregates; vmagent runs the scenario's relabel rules and forwards all.
+    const aggregates = scenario.aggregations !== undefined && kind !== 'vmagent';
+    const droppedMetricIds =
+      aggregates || scenario.aggregations === undefined
+        ? scenario.droppedMetricIds
+        : new Set<number>();
     // Warm-up: one round of every series, so caches, JIT and connections are ready.
     sink.reset();
     const warmup = await new LoadGenerator({
@@ -131,7 +140,7 @@ async function runOne(
       durationMs: Number.POSITIVE_INFINITY,
       maxRequests: workload.requestsPerRound,
       firstSequence,
-      droppedMetricIds: scenario.droppedMetricIds,
+      droppedMetricIds,
     }).run();
     checkFailures(warmup, `${label} warm-up`, target);
     await waitForSink(sink, warmup.samplesExpectedOut, options.drainTimeoutMs);
@@ -147,7 +156,7 @@ async function runOne(
       durationMs: options.durationMs,
       firstSequence: warmup.nextSequence,
       requestsPerSecond: options.requestsPerSecond,
-      droppedMetricIds: scenario.droppedMetricIds,
+      droppedMetricIds,
     });
     const pid = target.pid;
     let lastCpu = cpuBefore;
@@ -172,6 +181,12 @@ async function runOne(
     }
     const pushSeconds = (performance.now() - startedAt) / 1000;
     await waitForSink(sink, result.samplesExpectedOut, options.drainTimeoutMs);
+    if (aggregates) {
+      // The last samples leave with the next flush at a window boundary.
+      await new Promise((resolve) =>
+        setTimeout(resolve, (scenario.aggregationIntervalMs ?? 0) + 2000),
+      );
+    }
     const totalSeconds = (performance.now() - startedAt) / 1000;
     const cpu = cpuSeconds(readCpuTimes(target.pid)) - cpuBefore;
     const memory = readMemoryUsage(target.pid);
@@ -183,6 +198,10 @@ async function runOne(
       }));
     const totals = sink.totals();
     const sequences = result.nextSequence - warmup.nextSequence;
+    const distinctSeriesIn = Math.min(workload.seriesCount, sequences * workload.seriesPerRequest);
+    const aggregation = aggregates
+      ? await measureAggregation(target.remoteWriteUrl, distinctSeriesIn, totals.distinctSeries)
+      : undefined;
     return {
       nextSequence: result.nextSequence,
       result: {
@@ -196,10 +215,11 @@ async function runOne(
         samplesIn: result.samplesSent,
         samplesExpectedOut: result.samplesExpectedOut,
         samplesOut: totals.samples,
-        samplesLost: result.samplesExpectedOut - totals.samples,
+        // Aggregated output is not a count of input samples; the series reduction checks it.
+        samplesLost: aggregates ? 0 : result.samplesExpectedOut - totals.samples,
         seriesIn: result.samplesSent,
         seriesOut: totals.series,
-        distinctSeriesIn: Math.min(workload.seriesCount, sequences * workload.seriesPerRequest),
+        distinctSeriesIn,
         distinctSeriesOut: totals.distinctSeries,
         bytesIn: result.bytesSent,
         bytesOut: totals.bytes,
@@ -211,6 +231,7 @@ async function runOne(
         peakRssBytes: memory.peakRssBytes,
         cpuByThread,
         firstError: result.firstError,
+        ...(aggregation === undefined ? {} : { aggregation }),
       },
     };
   } finally {
@@ -235,10 +256,12 @@ async function openTarget(
     }
     return { pid, remoteWriteUrl: url, stop: async () => {}, log: () => '' };
   }
+  const aggregates = scenario.aggregations !== undefined && kind === 'phoenix';
   const started: TargetProcess = await startTarget({
     kind,
     upstreamUrl: sink.url,
-    relabelConfigs: scenario.relabelConfigs,
+    relabelConfigs: aggregates ? [] : scenario.relabelConfigs,
+    aggregations: aggregates ? scenario.aggregations : undefined,
     workDir,
     phoenixWorkers: options.phoenixWorkers,
     phoenixArgs: options.phoenixArgs,
@@ -250,6 +273,28 @@ async function openTarget(
     remoteWriteUrl: started.remoteWriteUrl,
     stop: () => started.stop(),
     log: started.log,
+  };
+}
+
+/** Reads the aggregation gauges from Phoenix's `/metrics` beside its remote-write URL. */
+async function measureAggregation(
+  remoteWriteUrl: string,
+  inputSeries: number,
+  outputSeries: number,
+): Promise<AggregationMeasurement> {
+  const response = await fetch(new URL('/metrics', remoteWriteUrl));
+  const text = await response.text();
+  const gauge = (name: string): number => {
+    const match = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text);
+    if (match === null) throw new Error(`${name} missing from Phoenix's /metrics`);
+    return Number(match[1]);
+  };
+  return {
+    inputSeries,
+    outputSeries,
+    trackedSeries: gauge('phoenix_aggregation_series'),
+    groups: gauge('phoenix_aggregation_groups'),
+    stateBytes: gauge('phoenix_aggregation_state_bytes'),
   };
 }
 

@@ -160,6 +160,36 @@ export function formatReport(report: BenchReport): string {
     ...rows.map(line),
     '',
     'lost = samples the sink should have received but did not, plus failed requests (must be 0).',
+    ...aggregationLines(report.runs),
     '',
   ].join('\n');
+}
+
+/**
+ * One line per aggregation run: input series against output series, and the state per
+ * tracked input series. vmagent 1.79 has no stream aggregation; in that scenario it runs
+ * the plain labeldrop of the same labels, so its row is the relabel baseline.
+ */
+function aggregationLines(runs: readonly RunResult[]): string[] {
+  const lines: string[] = [];
+  for (const run of runs) {
+    const measured = run.aggregation;
+    if (measured === undefined) continue;
+    const fewer = 100 * (1 - measured.outputSeries / Math.max(1, measured.inputSeries));
+    const perSeries = measured.stateBytes / Math.max(1, measured.trackedSeries);
+    lines.push(
+      `${run.scenario} round ${run.round}: ${measured.inputSeries.toLocaleString('en-US')} input series → ` +
+        `${measured.outputSeries.toLocaleString('en-US')} output series (${fewer.toFixed(1)}% fewer), ` +
+        `${measured.groups.toLocaleString('en-US')} groups, state ${(measured.stateBytes / 2 ** 20).toFixed(1)} MiB = ` +
+        `${perSeries.toFixed(0)} bytes per tracked input series, ` +
+        `${run.cpuSecondsPerMillionSamples.toFixed(2)} µs CPU per sample`,
+    );
+  }
+  if (lines.length > 0) {
+    lines.unshift(
+      '',
+      'aggregation: vmagent 1.79 has no stream aggregation; its row runs the labeldrop of the same labels (the relabel baseline).',
+    );
+  }
+  return lines;
 }

@@ -53,6 +53,22 @@ export interface RunResult {
     readonly secondsPerMillionSamples: number;
   }>;
   readonly firstError: string | undefined;
+  /** The aggregation scenario on Phoenix: what the rules made of the input. */
+  readonly aggregation?: AggregationMeasurement;
+}
+
+/** Series in and out of an aggregation run, and the state it took (from `/metrics`). */
+export interface AggregationMeasurement {
+  /** Distinct input series sent in the run. */
+  readonly inputSeries: number;
+  /** Distinct output series the sink received from the flushes. */
+  readonly outputSeries: number;
+  /** `phoenix_aggregation_series` at the end: (input series, rule) entries tracked. */
+  readonly trackedSeries: number;
+  /** `phoenix_aggregation_groups` at the end. */
+  readonly groups: number;
+  /** `phoenix_aggregation_state_bytes` at the end. */
+  readonly stateBytes: number;
 }
 
 /** Medians over the runs of one scenario and target. */

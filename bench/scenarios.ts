@@ -1,12 +1,15 @@
 /**
- * The relabel scenarios of the head-to-head: the same Prometheus `relabel_configs` go to
- * Phoenix (`phoenix.yaml`) and to vmagent (`-remoteWrite.urlRelabelConfig`), so both do
- * the same work on the same bytes.
+ * The scenarios of the head-to-head. In the relabel scenarios the same Prometheus
+ * `relabel_configs` go to Phoenix (`phoenix.yaml`) and to vmagent
+ * (`-remoteWrite.urlRelabelConfig`), so both do the same work on the same bytes. The
+ * `aggregation` scenario gives Phoenix stream-aggregation rules; vmagent 1.79 has no
+ * stream aggregation, so it runs the plain relabel rule that removes the same labels, the
+ * baseline Phoenix's aggregation cost is measured against.
  */
 
 import type { Workload } from './workload.js';
 
-export const SCENARIO_NAMES = ['passthrough', 'labeldrop', 'drop'] as const;
+export const SCENARIO_NAMES = ['passthrough', 'labeldrop', 'drop', 'aggregation'] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
 /** One scenario, resolved against a workload. */
@@ -17,6 +20,25 @@ export interface Scenario {
   readonly relabelConfigs: ReadonlyArray<Record<string, unknown>>;
   /** Metric ids whose series the rules drop (their samples must not reach the sink). */
   readonly droppedMetricIds: ReadonlySet<number>;
+  /**
+   * Phoenix `aggregations:` rules, in their YAML field names. When set, Phoenix runs these
+   * instead of `relabelConfigs` (which vmagent runs), and the raw series of every metric
+   * are aggregated away: the sink receives only the flushed outputs.
+   */
+  readonly aggregations?: ReadonlyArray<Record<string, unknown>>;
+  /** The interval of the aggregation rules, ms: a run waits one flush after sending. */
+  readonly aggregationIntervalMs?: number;
+}
+
+/** The labels the aggregation scenario sums away (issue: "sum without (...)"). */
+export const AGGREGATION_WITHOUT = ['pod', 'instance', 'pod_template_hash', 'node', 'id'];
+
+/** Interval of the aggregation scenario's rules. */
+export const AGGREGATION_INTERVAL = '10s';
+
+/** Whether a workload metric is a counter (summed with `total`) rather than a gauge. */
+export function isCounterMetric(name: string): boolean {
+  return /_(total|bucket|sum|count)$/.test(name);
 }
 
 /** Five labels that every series (or every cAdvisor series) of the workload carries. */
@@ -98,6 +120,27 @@ export function scenarioFor(name: ScenarioName, workload: Workload): Scenario {
           },
         ],
         droppedMetricIds: dropped,
+      };
+    }
+    case 'aggregation': {
+      const counters = workload.metricNames.filter(isCounterMetric);
+      const gauges = workload.metricNames.filter((metric) => !isCounterMetric(metric));
+      const rule = (names: readonly string[], output: string): Record<string, unknown> => ({
+        match: `{__name__=~${JSON.stringify(names.map(escapeRegex).join('|'))}}`,
+        interval: AGGREGATION_INTERVAL,
+        without: AGGREGATION_WITHOUT,
+        outputs: [output],
+      });
+      return {
+        name,
+        description: `sum without (${AGGREGATION_WITHOUT.join(', ')}): total for counters, sum_samples for gauges`,
+        relabelConfigs: [{ action: 'labeldrop', regex: AGGREGATION_WITHOUT.join('|') }],
+        droppedMetricIds: new Set(workload.metricNames.map((_, id) => id)),
+        aggregations: [
+          ...(counters.length > 0 ? [rule(counters, 'total')] : []),
+          ...(gauges.length > 0 ? [rule(gauges, 'sum_samples')] : []),
+        ],
+        aggregationIntervalMs: 10_000,
       };
     }
   }

@@ -34,6 +34,8 @@ export interface TargetOptions {
   /** Remote-write URL the target forwards to. */
   readonly upstreamUrl: string;
   readonly relabelConfigs: ReadonlyArray<Record<string, unknown>>;
+  /** Phoenix `aggregations:` rules (YAML field names); vmagent 1.79 has none. */
+  readonly aggregations?: ReadonlyArray<Record<string, unknown>> | undefined;
   /** A directory of this run for config files and vmagent's buffer. */
   readonly workDir: string;
   /** Phoenix `--workers`. */
@@ -75,9 +77,14 @@ async function startPhoenix(options: TargetOptions): Promise<TargetProcess> {
     // Durable delivery keeps its queues here: each run starts empty and leaves nothing.
     args.push('--data-dir', join(options.workDir, 'phoenix-data'));
   }
-  if (options.relabelConfigs.length > 0) {
+  const aggregations = options.aggregations ?? [];
+  if (options.relabelConfigs.length > 0 || aggregations.length > 0) {
     const configPath = join(options.workDir, 'phoenix.yaml');
-    await writeFile(configPath, stringify({ relabel_configs: options.relabelConfigs }));
+    const config = {
+      ...(options.relabelConfigs.length > 0 ? { relabel_configs: options.relabelConfigs } : {}),
+      ...(aggregations.length > 0 ? { aggregations } : {}),
+    };
+    await writeFile(configPath, stringify(config));
     args.push('--config', configPath);
   }
   args.push(...(options.phoenixArgs ?? []));

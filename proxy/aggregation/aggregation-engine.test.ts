@@ -53,6 +53,19 @@ const RULES = parseAggregationRules(
         { target_label: 'source', replacement: 'phoenix' },
       ],
     },
+    {
+      match: '{__name__=~"temperature|requests_total"}',
+      interval: '10s',
+      by: ['job'],
+      outputs: ['quantiles(0, 0.25, 0.5, 0.9, 0.99, 1)', 'count_samples'],
+    },
+    {
+      match: '{__name__=~"temperature|errors_total"}',
+      interval: '10s',
+      without: ['pod', 'instance'],
+      outputs: ['total', 'sum_samples', 'count_samples', 'last', 'quantiles(0.5)'],
+      dedup_interval: '2s',
+    },
   ],
   'test.yaml',
 );
@@ -263,6 +276,14 @@ describe('AggregationEngine against the reference model', () => {
         .filter((key) => key.includes('_by_tier_'));
       expect(relabeledKeys.length).toBeGreaterThan(0);
       for (const key of relabeledKeys) expect(key).toContain('source="phoenix",tier="a-tier"');
+      // Quantiles (rules 3 and 4) and the dedup rule (4) are exercised too.
+      const keys = expected.flatMap((flush) => [...flush.keys()]);
+      expect(
+        keys.some((key) => key.includes('_by_job_quantiles{') && key.includes('quantile="0.99"')),
+      ).toBe(true);
+      expect(
+        keys.some((key) => key.startsWith('errors_total:10s_without_instance_pod_quantiles{')),
+      ).toBe(true);
       for (const workers of [1, 2, 4]) {
         const { flushes, engine } = await runPipeline(
           steps,
@@ -273,6 +294,7 @@ describe('AggregationEngine against the reference model', () => {
         const stats = engine.stats();
         expect(stats.late).toBe(reference.late);
         expect(stats.duplicate).toBe(reference.duplicate);
+        expect(stats.samples).toBe(reference.accepted);
       }
     });
   }

@@ -4,7 +4,7 @@
  * with the relabeled requests, flushed per rule, snapshotted and restored.
  */
 import { readFile } from 'node:fs/promises';
-import { AGGREGATION_OUTPUTS, type AggregationRule } from '../pipeline/aggregation-config.js';
+import { AGGREGATION_OUTPUT_KINDS, type AggregationRule } from '../pipeline/aggregation-config.js';
 import * as abi from '../pipeline/wasm-abi.js';
 import { defaultWasmPath, type WasmModule, wasmApi } from '../pipeline/wasm-module.js';
 
@@ -17,7 +17,10 @@ export interface AggregationStats {
   samples: number;
   /** Samples older than the window before the open one: counted and dropped. */
   late: number;
-  /** Samples not newer than the last accepted one of their series: counted and dropped. */
+  /**
+   * Samples not newer than the last accepted one of their series, or superseded by another
+   * sample of their dedup interval: counted and dropped.
+   */
   duplicate: number;
   /** NaN samples (other than stale markers): counted and dropped. */
   nan: number;
@@ -48,6 +51,8 @@ interface AggregationExports {
     outputs: number,
     windowStartMs: number,
   ): number;
+  aggregateSetRuleQuantile(rule: number, index: number, phi: number): number;
+  aggregateSetRuleDedup(rule: number, dedupMs: number): number;
   aggregateRemoteWrite(len: number, flags: number, maxDecompressedBytes: number): number;
   aggregateFlush(rule: number, nowMs: number, flags: number): number;
   aggregateOutputPtr(): number;
@@ -76,11 +81,11 @@ export interface AggregationEngineOptions {
 
 /**
  * The output mask of a rule: bit `1 << kind` per output, the kind being the output's index
- * in {@link AGGREGATION_OUTPUTS} (the module's `OUT_*` order).
+ * in {@link AGGREGATION_OUTPUT_KINDS} (the module's `OUT_*` order).
  */
 export function outputMask(rule: AggregationRule): number {
   return rule.outputs.reduce((mask, output) => {
-    const kind = AGGREGATION_OUTPUTS.indexOf(output);
+    const kind = AGGREGATION_OUTPUT_KINDS.indexOf(output);
     return kind < 0 ? mask : mask | (1 << kind);
   }, 0);
 }
@@ -126,6 +131,12 @@ export class AggregationEngine {
         outputMask(rule),
         options.windowStartMs,
       );
+      (rule.quantiles ?? []).forEach((phi, phiIndex) => {
+        if (this.#exports.aggregateSetRuleQuantile(index, phiIndex, phi) !== abi.STATUS_OK) {
+          throw new RangeError(`aggregations[${index}]: quantile ${phi} refused by the module`);
+        }
+      });
+      this.#exports.aggregateSetRuleDedup(index, rule.dedupIntervalMs ?? 0);
     });
   }
 

@@ -17,7 +17,7 @@ const COUNTERS: readonly [CounterField, string, string][] = [
   [
     'duplicate',
     'phoenix_aggregation_duplicate_samples_total',
-    'Samples not newer than the last accepted one of their series: counted and dropped.',
+    'Samples not newer than the last accepted one of their series, or superseded within their dedup_interval: counted and dropped.',
   ],
   ['nan', 'phoenix_aggregation_nan_samples_total', 'NaN samples (not stale markers): dropped.'],
   [

@@ -25,6 +25,11 @@ export function outputMetricName(rule: AggregationRule, metric: string, output: 
   return `${metric}:${rule.interval}${grouping}_${output}`;
 }
 
+/** The `quantile` label value of φ (`0.5`, `0.99`), as vmagent formats it. */
+export function quantileLabel(phi: number): string {
+  return String(phi);
+}
+
 /** The labels (without `__name__`) that identify the output group of a series under `rule`. */
 export function groupLabels(
   rule: AggregationRule,
@@ -190,9 +195,13 @@ export function writeClassification(
     if (relabeled === null) continue;
     const metric = relabeled.get('__name__') ?? '';
     const group = groupLabels(rule, relabeled);
-    const blobs = rule.outputs.map((output) => {
+    const blobs = rule.outputs.flatMap((output) => {
       group.set('__name__', outputMetricName(rule, metric, output));
-      return encodeLabelFields(group);
+      if (output !== 'quantiles') return [encodeLabelFields(group)];
+      // One output series per φ, told apart by the `quantile` label as in vmagent.
+      return (rule.quantiles ?? []).map((phi) =>
+        encodeLabelFields(new Map([...group, ['quantile', quantileLabel(phi)]])),
+      );
     });
     const blobBytes = blobs.reduce((sum, blob) => sum + 4 + blob.length, 0);
     if (pos + 8 + blobBytes > out.length) return -2;

@@ -5,7 +5,7 @@
  */
 import type { AggregationRule } from '../pipeline/aggregation-config.js';
 import { selectorMatches } from '../pipeline/selector.js';
-import { encodeLabelFields, groupLabels, outputMetricName } from './classify.js';
+import { encodeLabelFields, groupLabels, outputMetricName, quantileLabel } from './classify.js';
 
 /** One input series of a request: labels and samples (timestamps in ms). */
 export interface ReferenceSeries {
@@ -23,6 +23,8 @@ interface SeriesState {
   windowFirstTs: number;
   windowIncrease: number;
   hasRate: boolean;
+  /** The candidate of the open dedup interval (rules with dedup_interval only). */
+  pending: { ts: number; value: number } | undefined;
   group: GroupState;
 }
 
@@ -41,6 +43,8 @@ interface GroupState {
   lastTs: number;
   rateSum: number;
   rateCount: number;
+  /** Every accepted sample of the window, for exact quantiles. */
+  values: number[];
 }
 
 interface RuleState {
@@ -88,6 +92,8 @@ export class ReferenceAggregator {
   readonly #relabel: ReferenceRelabel;
   late = 0;
   duplicate = 0;
+  /** Samples that went into the state (per rule), as the module's `samples` counter. */
+  accepted = 0;
 
   constructor(
     rules: readonly AggregationRule[],
@@ -133,6 +139,7 @@ export class ReferenceAggregator {
           windowFirstTs: 0,
           windowIncrease: 0,
           hasRate: false,
+          pending: undefined,
           group,
         };
         state.series.set(seriesKey, entry);
@@ -154,10 +161,63 @@ export class ReferenceAggregator {
       this.late++;
       return;
     }
+    const dedupMs = rule.dedupIntervalMs;
+    if (dedupMs !== undefined) {
+      this.#offerDeduplicated(rule, state, entry, value, ts, dedupMs);
+      return;
+    }
     if (ts <= entry.lastTs) {
       this.duplicate++;
       return;
     }
+    this.#accept(rule, state, entry, value, ts);
+  }
+
+  /** Keeps the last sample (then the larger value) of each dedup interval of a series. */
+  #offerDeduplicated(
+    rule: AggregationRule,
+    state: RuleState,
+    entry: SeriesState,
+    value: number,
+    ts: number,
+    dedupMs: number,
+  ): void {
+    const interval = Math.floor(ts / dedupMs);
+    const pending = entry.pending;
+    if (pending !== undefined) {
+      const pendingInterval = Math.floor(pending.ts / dedupMs);
+      if (interval <= pendingInterval) {
+        this.duplicate++;
+        if (
+          interval === pendingInterval &&
+          (ts > pending.ts || (ts === pending.ts && value > pending.value))
+        ) {
+          entry.pending = { ts, value };
+        }
+        return;
+      }
+      this.#accept(rule, state, entry, pending.value, pending.ts);
+      entry.pending = { ts, value };
+      return;
+    }
+    if (
+      entry.lastTs !== Number.NEGATIVE_INFINITY &&
+      interval <= Math.floor(entry.lastTs / dedupMs)
+    ) {
+      this.duplicate++;
+      return;
+    }
+    entry.pending = { ts, value };
+  }
+
+  #accept(
+    _rule: AggregationRule,
+    state: RuleState,
+    entry: SeriesState,
+    value: number,
+    ts: number,
+  ): void {
+    this.accepted++;
     const group = entry.group;
     if (entry.windowSeen !== state.window) {
       entry.windowSeen = state.window;
@@ -185,6 +245,7 @@ export class ReferenceAggregator {
       group.lastTs = ts;
       group.last = value;
     }
+    group.values.push(value);
   }
 
   /** Closes the open window of rule `index` at `nowMs`; returns its output samples. */
@@ -192,6 +253,12 @@ export class ReferenceAggregator {
     const rule = this.#rules[index]!;
     const state = this.#state[index]!;
     const stalenessWindows = Math.max(1, Math.ceil(rule.stalenessIntervalMs / rule.intervalMs));
+    // A dedup candidate still waiting is final when its window closes.
+    for (const entry of state.series.values()) {
+      if (entry.pending === undefined) continue;
+      this.#accept(rule, state, entry, entry.pending.value, entry.pending.ts);
+      entry.pending = undefined;
+    }
     for (const [key, entry] of state.series) {
       if (entry.windowSeen === state.window && entry.hasRate) {
         const spanMs = entry.lastTs - entry.windowFirstTs;
@@ -208,12 +275,12 @@ export class ReferenceAggregator {
     const output: ReferenceOutput = new Map();
     for (const [key, group] of state.groups) {
       for (const name of rule.outputs) {
-        const value = outputValue(group, name);
-        if (value === undefined) continue;
-        const labels = new Map(group.labels);
-        labels.set('__name__', outputMetricName(rule, group.metric, name));
-        const relabeled = this.#relabel.output(index, labels);
-        if (relabeled !== null) output.set(outputKey(relabeled), value);
+        for (const [extra, value] of outputValues(rule, group, name)) {
+          const labels = new Map([...group.labels, ...extra]);
+          labels.set('__name__', outputMetricName(rule, group.metric, name));
+          const relabeled = this.#relabel.output(index, labels);
+          if (relabeled !== null) output.set(outputKey(relabeled), value);
+        }
       }
       resetWindow(group);
       if (group.live === 0) state.groups.delete(key);
@@ -240,6 +307,7 @@ function newGroup(labels: Map<string, string>, metric: string): GroupState {
     lastTs: 0,
     rateSum: 0,
     rateCount: 0,
+    values: [],
   };
   resetWindow(group);
   return group;
@@ -256,6 +324,29 @@ function resetWindow(group: GroupState): void {
   group.lastTs = Number.NEGATIVE_INFINITY;
   group.rateSum = 0;
   group.rateCount = 0;
+  group.values = [];
+}
+
+/**
+ * The output series of one output of a group: extra labels and value. `quantiles` gives
+ * one per φ, the exact φ-quantile of the window's samples (rank round(φ · (n − 1)) in
+ * sorted order); every other output at most one.
+ */
+function outputValues(
+  rule: AggregationRule,
+  group: GroupState,
+  output: string,
+): Array<[ReadonlyArray<[string, string]>, number]> {
+  if (output === 'quantiles') {
+    if (group.values.length === 0) return [];
+    const sorted = [...group.values].sort((a, b) => a - b);
+    return (rule.quantiles ?? []).map((phi) => [
+      [['quantile', quantileLabel(phi)]],
+      sorted[Math.round(phi * (sorted.length - 1))]!,
+    ]);
+  }
+  const value = outputValue(group, output);
+  return value === undefined ? [] : [[[], value]];
 }
 
 function outputValue(group: GroupState, output: string): number | undefined {

@@ -20,6 +20,9 @@ export function rulesFingerprint(rules: readonly AggregationRule[]): Buffer {
     by: rule.by ?? null,
     without: rule.without,
     outputs: rule.outputs,
+    // Present only when set, so the fingerprint of rules without them stays as it was.
+    ...(rule.quantiles === undefined ? {} : { quantiles: rule.quantiles }),
+    ...(rule.dedupIntervalMs === undefined ? {} : { dedupIntervalMs: rule.dedupIntervalMs }),
     staleness: rule.stalenessIntervalMs,
     keepMetricNames: rule.keepMetricNames,
     dropInputLabels: rule.dropInputLabels,

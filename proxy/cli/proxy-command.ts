@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
+import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { connectControlPlane, type ProxyControl } from '../control/proxy-control.js';
 import {
@@ -252,7 +253,7 @@ async function readPipelineConfig(path: string): Promise<PipelineConfig> {
     const reason = error instanceof Error ? error.message : String(error);
     throw new ConfigError(path, '', `cannot read the config file: ${reason}`);
   }
-  return parsePipelineConfig(text, path);
+  return parsePipelineConfig(text, path, { configDir: dirname(path) });
 }
 
 /** `--upstream` URLs first, then the entries of `--upstreams-file`, in order. */

@@ -3,6 +3,8 @@
  * exported rule set applies as it is: each aggregating rule becomes an aggregation rule,
  * each `drop` rule a relabel `drop`.
  */
+import { readFileSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
 import { type AggregationRule, parseAggregationRule } from './aggregation-config.js';
 import type { PipelineConfig, RelabelRule } from './config.js';
 import { ConfigError } from './config-error.js';
@@ -47,6 +49,57 @@ function rulesOf(value: unknown): unknown {
 
 function escapeRegex(text: string): string {
   return text.replace(/[\\.^$|?*+()[\]{}]/g, '\\$&');
+}
+
+/** The config key that references a rules.json file from `phoenix.yaml`. */
+export const ADAPTIVE_METRICS_RULES_KEY = 'adaptive_metrics_rules';
+
+/**
+ * Reads the rules.json that `adaptive_metrics_rules: <file>` references, resolved against
+ * `configDir` (the directory of the config file). Errors are reported on the key of the
+ * config, with the file and the rule inside it: `phoenix.yaml: adaptive_metrics_rules:
+ * rules.json: rules[2].aggregations: unknown aggregation "avg" ...`.
+ */
+export function readAdaptiveMetricsRulesFile(
+  reference: unknown,
+  configDir: string | undefined,
+  sourceName: string,
+): PipelineConfig {
+  const fail = (reason: string): never => {
+    throw new ConfigError(sourceName, ADAPTIVE_METRICS_RULES_KEY, reason);
+  };
+  if (typeof reference !== 'string' || reference === '') {
+    return fail('expected the path of a Grafana Adaptive Metrics rules.json file');
+  }
+  if (configDir === undefined) {
+    // Text from the control plane has no directory, and the proxies it reaches may not
+    // have the file: the rules must be inline (aggregations:) there.
+    return fail(`${reference}: a rules file can only be referenced from a config file`);
+  }
+  const file = resolve(configDir, reference);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    return fail(`cannot read ${reference}: ${reason}`);
+  }
+  let document: unknown;
+  try {
+    document = JSON.parse(text);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    return fail(`${reference}: invalid JSON: ${reason}`);
+  }
+  if (!isAdaptiveMetricsRules(document)) {
+    return fail(`${reference}: expected a list of Adaptive Metrics rules (each with a metric)`);
+  }
+  try {
+    return parseAdaptiveMetricsRules(document, basename(file));
+  } catch (error) {
+    if (error instanceof ConfigError) return fail(error.message);
+    throw error;
+  }
 }
 
 /** Converts a rules.json document; errors name the rule as `rules[i].field`. */

@@ -89,6 +89,25 @@ describe('aggregations in phoenix.yaml', () => {
     expect(parsePipelineConfig('relabel_configs: []', 'phoenix.yaml').aggregations).toBeUndefined();
   });
 
+  it('reads quantiles(φ…) and dedup_interval', () => {
+    const [rule] = parseAggregationRules(
+      [
+        {
+          match: 'latency_seconds',
+          interval: '1m',
+          without: ['pod'],
+          outputs: ['quantiles(0.5, 0.9, 0.99)', 'count_samples'],
+          dedup_interval: '15s',
+        },
+      ],
+      'phoenix.yaml',
+    );
+    // Kind order: quantiles (kind 14) comes after every other output.
+    expect(rule?.outputs).toEqual(['count_samples', 'quantiles']);
+    expect(rule?.quantiles).toEqual([0.5, 0.9, 0.99]);
+    expect(rule?.dedupIntervalMs).toBe(15_000);
+  });
+
   const bad: { rule: Record<string, unknown>; message: string }[] = [
     {
       rule: { match: 'up', interval: '1m', outputs: ['median'] },
@@ -125,8 +144,45 @@ describe('aggregations in phoenix.yaml', () => {
       message: 'phoenix.yaml: aggregations[0].colour: unknown key "colour"',
     },
     {
-      rule: { match: 'up', interval: '1m', outputs: ['quantiles(0.5)'] },
-      message: 'phoenix.yaml: aggregations[0].outputs: output quantiles(0.5) is not supported yet',
+      rule: { match: 'up', interval: '1m', outputs: ['quantiles(0.5, 1.5)'] },
+      message:
+        'phoenix.yaml: aggregations[0].outputs: quantiles(0.5, 1.5): "1.5" is not a quantile between 0 and 1',
+    },
+    {
+      rule: { match: 'up', interval: '1m', outputs: ['quantiles()'] },
+      message:
+        'phoenix.yaml: aggregations[0].outputs: quantiles(): "" is not a quantile between 0 and 1',
+    },
+    {
+      rule: { match: 'up', interval: '1m', outputs: ['quantiles(0.5, 0.5)'] },
+      message:
+        'phoenix.yaml: aggregations[0].outputs: quantiles(0.5, 0.5): quantile 0.5 is listed twice',
+    },
+    {
+      rule: { match: 'up', interval: '1m', outputs: ['quantiles(0.5)', 'quantiles(0.9)'] },
+      message: 'phoenix.yaml: aggregations[0].outputs: output quantiles(...) is listed twice',
+    },
+    {
+      rule: {
+        match: 'up',
+        interval: '1m',
+        outputs: [`quantiles(${Array.from({ length: 17 }, (_, i) => i / 20).join(', ')})`],
+      },
+      message: 'at most 16 quantiles, found 17',
+    },
+    {
+      rule: { match: 'up', interval: '1m', outputs: ['total'], dedup_interval: '7s' },
+      message:
+        'phoenix.yaml: aggregations[0].dedup_interval: dedup_interval 7s must divide the interval 1m',
+    },
+    {
+      rule: { match: 'up', interval: '1m', outputs: ['total'], dedup_interval: '2m' },
+      message:
+        'phoenix.yaml: aggregations[0].dedup_interval: dedup_interval 2m must divide the interval 1m',
+    },
+    {
+      rule: { match: 'up', interval: '1m', outputs: ['total'], dedup_interval: 'often' },
+      message: 'phoenix.yaml: aggregations[0].dedup_interval: invalid duration "often"',
     },
     {
       rule: { interval: '1m', outputs: ['total'] },

@@ -30,7 +30,20 @@ export const AGGREGATION_OUTPUTS = [
   'histogram_bucket',
 ] as const;
 
-export type AggregationOutput = (typeof AGGREGATION_OUTPUTS)[number];
+/**
+ * An output of a rule: one of {@link AGGREGATION_OUTPUTS}, or `quantiles`, written
+ * `quantiles(0.5, 0.99)` in the config; its φ values are in {@link AggregationRule.quantiles}.
+ */
+export type AggregationOutput = (typeof AGGREGATION_OUTPUTS)[number] | 'quantiles';
+
+/** Every output in the module's kind order: `quantiles` is kind 14 (`OUT_QUANTILES`). */
+export const AGGREGATION_OUTPUT_KINDS: readonly AggregationOutput[] = [
+  ...AGGREGATION_OUTPUTS,
+  'quantiles',
+];
+
+/** Most φ values in one `quantiles(...)` output (the module's `MAX_QUANTILES`). */
+export const MAX_QUANTILES = 16;
 
 /** The keys an aggregation rule may have. */
 export const AGGREGATION_RULE_KEYS = [
@@ -51,9 +64,6 @@ export const AGGREGATION_RULE_KEYS = [
   'output_relabel_configs',
 ] as const;
 
-/** vmagent keys Phoenix parses but does not implement yet: refused rather than ignored. */
-const UNSUPPORTED_KEYS = ['dedup_interval'];
-
 /** A validated aggregation rule. */
 export interface AggregationRule {
   /** Series selected by any of these are aggregated by this rule. */
@@ -66,6 +76,13 @@ export interface AggregationRule {
   /** Group by every label but these; `[]` when neither `by` nor `without` is given. */
   readonly without: readonly string[];
   readonly outputs: readonly AggregationOutput[];
+  /** φ values of the `quantiles(...)` output, in the order written; absent without it. */
+  readonly quantiles?: readonly number[];
+  /**
+   * Only the last sample (greatest timestamp, then greatest value) of each input series in
+   * each dedup interval is aggregated. Absent: every sample is.
+   */
+  readonly dedupIntervalMs?: number;
   /** An input series with no sample for this long is forgotten. Default 2 × interval. */
   readonly stalenessIntervalMs: number;
   /** Outputs keep the input metric name (only with one output). */
@@ -179,9 +196,6 @@ function parseRule(value: unknown, sourceName: string, path: string): Aggregatio
         `unknown key ${JSON.stringify(key)} (known keys: ${AGGREGATION_RULE_KEYS.join(', ')})`,
       );
     }
-    if (UNSUPPORTED_KEYS.includes(key) && rule[key] !== null && rule[key] !== undefined) {
-      fail(key, `${key} is not supported by Phoenix yet`);
-    }
   }
   const match = parseMatch(rule.match, (reason) => fail('match', reason));
   if (typeof rule.interval !== 'string') return fail('interval', 'required: a duration such as 1m');
@@ -197,7 +211,7 @@ function parseRule(value: unknown, sourceName: string, path: string): Aggregatio
   const by = rule.by === undefined ? undefined : labelList(rule.by, (reason) => fail('by', reason));
   const without =
     rule.without === undefined ? [] : labelList(rule.without, (reason) => fail('without', reason));
-  const outputs = parseOutputs(rule.outputs, (reason) => fail('outputs', reason));
+  const { outputs, quantiles } = parseOutputs(rule.outputs, (reason) => fail('outputs', reason));
   const keepMetricNames = optionalBoolean(rule.keep_metric_names, false, (r) =>
     fail('keep_metric_names', r),
   );
@@ -212,6 +226,21 @@ function parseRule(value: unknown, sourceName: string, path: string): Aggregatio
     if (Number.isNaN(stalenessIntervalMs)) return fail('staleness_interval', 'invalid duration');
     if (stalenessIntervalMs < intervalMs) {
       return fail('staleness_interval', `must be at least the interval (${rule.interval})`);
+    }
+  }
+  let dedupIntervalMs: number | undefined;
+  if (rule.dedup_interval !== undefined && rule.dedup_interval !== null) {
+    if (typeof rule.dedup_interval !== 'string')
+      return fail('dedup_interval', 'expected a duration such as 30s');
+    dedupIntervalMs = parseDurationMs(rule.dedup_interval);
+    if (Number.isNaN(dedupIntervalMs) || dedupIntervalMs <= 0)
+      return fail('dedup_interval', `invalid duration ${JSON.stringify(rule.dedup_interval)}`);
+    // As in vmagent: every window holds whole dedup intervals.
+    if (dedupIntervalMs > intervalMs || intervalMs % dedupIntervalMs !== 0) {
+      return fail(
+        'dedup_interval',
+        `dedup_interval ${rule.dedup_interval} must divide the interval ${rule.interval}`,
+      );
     }
   }
   const keepInput = optionalBoolean(rule.keep_input, false, (r) => fail('keep_input', r));
@@ -256,6 +285,8 @@ function parseRule(value: unknown, sourceName: string, path: string): Aggregatio
     by,
     without,
     outputs,
+    ...(quantiles === undefined ? {} : { quantiles }),
+    ...(dedupIntervalMs === undefined ? {} : { dedupIntervalMs }),
     stalenessIntervalMs,
     keepMetricNames,
     dropInputLabels:
@@ -289,13 +320,25 @@ function parseMatch(value: unknown, fail: (reason: string) => never): SeriesSele
   });
 }
 
-function parseOutputs(value: unknown, fail: (reason: string) => never): AggregationOutput[] {
+const QUANTILES_OUTPUT = /^quantiles\((.*)\)$/s;
+
+function parseOutputs(
+  value: unknown,
+  fail: (reason: string) => never,
+): { outputs: AggregationOutput[]; quantiles: number[] | undefined } {
   if (!Array.isArray(value) || value.length === 0)
     return fail('required: a non-empty list of outputs');
   const seen = new Set<string>();
+  let quantiles: number[] | undefined;
   for (const output of value) {
     if (typeof output !== 'string') return fail('expected output names');
-    if (output.startsWith('quantiles(')) return fail(`output ${output} is not supported yet`);
+    const quantileList = QUANTILES_OUTPUT.exec(output.trim());
+    if (quantileList !== null) {
+      if (quantiles !== undefined) return fail('output quantiles(...) is listed twice');
+      quantiles = parsePhis(quantileList[1]!, output, fail);
+      seen.add('quantiles');
+      continue;
+    }
     if (!(AGGREGATION_OUTPUTS as readonly string[]).includes(output)) {
       return fail(
         `unknown output ${JSON.stringify(output)} (known: ${AGGREGATION_OUTPUTS.join(', ')})`,
@@ -305,7 +348,27 @@ function parseOutputs(value: unknown, fail: (reason: string) => never): Aggregat
     seen.add(output);
   }
   // The module writes outputs in kind order; keep the list in that order too.
-  return AGGREGATION_OUTPUTS.filter((output) => seen.has(output));
+  return {
+    outputs: AGGREGATION_OUTPUT_KINDS.filter((output) => seen.has(output)),
+    quantiles,
+  };
+}
+
+function parsePhis(list: string, output: string, fail: (reason: string) => never): number[] {
+  const phis: number[] = [];
+  for (const part of list.split(',')) {
+    const text = part.trim();
+    const phi = text === '' ? Number.NaN : Number(text);
+    if (!(phi >= 0 && phi <= 1)) {
+      return fail(`${output}: ${JSON.stringify(text)} is not a quantile between 0 and 1`);
+    }
+    if (phis.includes(phi)) return fail(`${output}: quantile ${text} is listed twice`);
+    phis.push(phi);
+  }
+  if (phis.length > MAX_QUANTILES) {
+    return fail(`${output}: at most ${MAX_QUANTILES} quantiles, found ${phis.length}`);
+  }
+  return phis;
 }
 
 function labelList(value: unknown, fail: (reason: string) => never): string[] {

@@ -80,4 +80,8 @@ export interface PipelineConfig {
 }
 
 /** The top-level keys a pipeline config may have; any other key is an error. */
-export const PIPELINE_CONFIG_KEYS = ['relabel_configs', 'aggregations'] as const;
+export const PIPELINE_CONFIG_KEYS = [
+  'relabel_configs',
+  'aggregations',
+  'adaptive_metrics_rules',
+] as const;

@@ -250,7 +250,7 @@ describe('parsePipelineConfig: document errors', () => {
     [
       'aggregation: []\n',
       'aggregation',
-      'unknown key "aggregation" (known keys: relabel_configs, aggregations)',
+      'unknown key "aggregation" (known keys: relabel_configs, aggregations, adaptive_metrics_rules)',
     ],
     ['- a\n', '', 'expected a mapping at the top level'],
     ['relabel_configs: {a: 1}\n', 'relabel_configs', 'expected a list of relabel configs'],

@@ -5,7 +5,7 @@
  * rejects is rejected here with the same reason, plus the config path of the field.
  */
 import { readFile } from 'node:fs/promises';
-import { basename } from 'node:path';
+import { basename, dirname } from 'node:path';
 import {
   isMap,
   isScalar,
@@ -16,7 +16,12 @@ import {
   type YAMLMap,
   type Node as YamlNode,
 } from 'yaml';
-import { isAdaptiveMetricsRules, parseAdaptiveMetricsRules } from './adaptive-metrics.js';
+import {
+  ADAPTIVE_METRICS_RULES_KEY,
+  isAdaptiveMetricsRules,
+  parseAdaptiveMetricsRules,
+  readAdaptiveMetricsRulesFile,
+} from './adaptive-metrics.js';
 import { parseAggregationRules } from './aggregation-config.js';
 import { compileRegex, isValidLabelName } from './compile.js';
 import {
@@ -40,14 +45,27 @@ export async function loadPipelineConfig(path: string): Promise<PipelineConfig> 
     const reason = error instanceof Error ? error.message : String(error);
     throw new ConfigError(basename(path), '', `cannot read the config file: ${reason}`);
   }
-  return parsePipelineConfig(text, basename(path));
+  return parsePipelineConfig(text, basename(path), { configDir: dirname(path) });
+}
+
+/** Options of {@link parsePipelineConfig}. */
+export interface ParsePipelineOptions {
+  /**
+   * Directory of the config file, against which `adaptive_metrics_rules` resolves. Absent
+   * for config text that has no file (from the control plane): the key is refused then.
+   */
+  readonly configDir?: string;
 }
 
 /**
  * Parses and validates a pipeline config. `sourceName` labels errors (`phoenix.yaml: ...`).
  * An empty document, or `{}`, is an empty pipeline.
  */
-export function parsePipelineConfig(text: string, sourceName: string): PipelineConfig {
+export function parsePipelineConfig(
+  text: string,
+  sourceName: string,
+  options: ParsePipelineOptions = {},
+): PipelineConfig {
   const lineCounter = new LineCounter();
   // YAML 1.1 and big integers: the integer forms Go's yaml.v2 reads (Prometheus' parser),
   // and a uint64 modulus without loss.
@@ -87,16 +105,33 @@ export function parsePipelineConfig(text: string, sourceName: string): PipelineC
   const aggregationsNode = root.get('aggregations', true) as YamlNode | undefined;
   // toJS, not toJSON: toJSON turns big integers (a relabel modulus) into lossy numbers.
   const aggregations = parseAggregationRules(aggregationsNode?.toJS(list[0]!), sourceName);
+  // Adaptive Metrics rules from a referenced rules.json follow the inline ones.
+  const referenced = root.has(ADAPTIVE_METRICS_RULES_KEY)
+    ? readAdaptiveMetricsRulesFile(
+        root.get(ADAPTIVE_METRICS_RULES_KEY),
+        options.configDir,
+        sourceName,
+      )
+    : { relabelConfigs: [] };
+  aggregations.push(...(referenced.aggregations ?? []));
+  if (aggregations.length > 64) {
+    throw new ConfigError(
+      sourceName,
+      ADAPTIVE_METRICS_RULES_KEY,
+      `at most 64 aggregation rules, found ${aggregations.length} with those of aggregations:`,
+    );
+  }
   const rulesNode = root.get('relabel_configs', true) as YamlNode | undefined;
-  if (rulesNode === undefined || isNullScalar(rulesNode)) {
-    return aggregations.length > 0 ? { relabelConfigs: [], aggregations } : { relabelConfigs: [] };
+  let relabelConfigs: RelabelRule[] = [];
+  if (rulesNode !== undefined && !isNullScalar(rulesNode)) {
+    if (!isSeq(rulesNode)) {
+      throw reader.error('relabel_configs', rulesNode, 'expected a list of relabel configs');
+    }
+    relabelConfigs = rulesNode.items.map((item, index) =>
+      reader.relabelRule(item as YamlNode, `relabel_configs[${index}]`),
+    );
   }
-  if (!isSeq(rulesNode)) {
-    throw reader.error('relabel_configs', rulesNode, 'expected a list of relabel configs');
-  }
-  const relabelConfigs = rulesNode.items.map((item, index) =>
-    reader.relabelRule(item as YamlNode, `relabel_configs[${index}]`),
-  );
+  relabelConfigs.push(...referenced.relabelConfigs);
   return aggregations.length > 0 ? { relabelConfigs, aggregations } : { relabelConfigs };
 }
 

@@ -19,7 +19,18 @@ export const OUT_AVG: u32 = 10;
 export const OUT_RATE_SUM: u32 = 11;
 export const OUT_RATE_AVG: u32 = 12;
 export const OUT_HISTOGRAM_BUCKET: u32 = 13;
-export const OUTPUT_KINDS: u32 = 14;
+/** One output series per φ of the rule (aggregateSetRuleQuantile), each with its own blob. */
+export const OUT_QUANTILES: u32 = 14;
+export const OUTPUT_KINDS: u32 = 15;
+
+/** Most φ values one rule's `quantiles(...)` output may have. */
+export const MAX_QUANTILES: u32 = 16;
+
+/**
+ * Samples a group keeps per window for its quantiles: exact up to this many, a uniform
+ * reservoir sample of this many beyond (docs/aggregation.md, "Quantiles").
+ */
+export const QUANTILE_RESERVOIR: u32 = 512;
 
 /** Most aggregation rules one configuration may hold (a series' matches are a u64 mask). */
 export const MAX_AGGREGATION_RULES: u32 = 64;

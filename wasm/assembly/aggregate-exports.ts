@@ -13,6 +13,8 @@ import {
   ruleCount,
   rulePtr,
   setRule,
+  setRuleDedup,
+  setRuleQuantile,
 } from './aggregate-state';
 import { inputBufferPtr } from './remote-write';
 
@@ -34,6 +36,16 @@ export function aggregateSetRule(
   return setRule(rule, intervalMs, stalenessWindows, outputs, windowStartMs)
     ? STATUS_OK
     : ERR_PROGRAM;
+}
+
+/** Sets φ number `index` (0, 1, … in order, at most 16) of the rule's quantiles output. */
+export function aggregateSetRuleQuantile(rule: u32, index: u32, phi: f64): i32 {
+  return setRuleQuantile(rule, index, phi) ? STATUS_OK : ERR_PROGRAM;
+}
+
+/** Sets the rule's dedup interval in ms; 0 (the default) aggregates every sample. */
+export function aggregateSetRuleDedup(rule: u32, dedupMs: f64): i32 {
+  return setRuleDedup(rule, dedupMs) ? STATUS_OK : ERR_PROGRAM;
 }
 
 /** Feeds the request of `len` bytes in the input buffer to the aggregation state. */

@@ -15,12 +15,15 @@ import {
   OUT_LAST,
   OUT_MAX,
   OUT_MIN,
+  OUT_QUANTILES,
   OUT_RATE_AVG,
   OUT_RATE_SUM,
   OUT_SUM_SAMPLES,
   OUT_TOTAL,
   OUT_TOTAL_PROMETHEUS,
 } from './aggregate-abi';
+import { acceptPendingOf } from './aggregate-dedup';
+import { quantileOf, sortQuantileBuffer } from './aggregate-quantiles';
 import {
   arena,
   compactArena,
@@ -32,6 +35,7 @@ import {
   GROUP_LIVE_SERIES,
   GROUP_MAX,
   GROUP_MIN,
+  GROUP_QUANTILES,
   GROUP_RATE_COUNT,
   GROUP_RATE_SUM,
   GROUP_RULE,
@@ -41,14 +45,17 @@ import {
   GROUP_WINDOW_SERIES,
   groupPtr,
   groupSlots,
+  quantileBufferPtr,
   RULE_LAST_FLUSH_MS,
   RULE_OUTPUTS,
+  RULE_PHI_COUNT,
   RULE_STALENESS_WINDOWS,
   RULE_WINDOW,
   refreshGauges,
   removeGroup,
   resetGroupWindow,
   ruleCount,
+  rulePhi,
   rulePtr,
   SERIES_FLAG_EXPIRED,
   SERIES_FLAG_WINDOW_RATE,
@@ -158,6 +165,32 @@ function groupOutput(group: usize, kind: u32): bool {
   return true;
 }
 
+/**
+ * Writes one series per φ (their blobs follow each other) when the group had samples in
+ * the window; returns the address after the blobs.
+ */
+function writeQuantiles(
+  group: usize,
+  rule: u32,
+  phiCount: u32,
+  blob: usize,
+  blobEnd: usize,
+  timestampMs: i64,
+): usize {
+  let held = load<u32>(group, GROUP_QUANTILES);
+  let buffer: usize = held === 0 ? 0 : quantileBufferPtr(held - 1);
+  let count = buffer === 0 ? 0 : sortQuantileBuffer(buffer);
+  for (let i: u32 = 0; i < phiCount && blob + 4 <= blobEnd; i++) {
+    let labelBytes = load<u32>(blob);
+    if (count > 0) {
+      let value = quantileOf(buffer, count, load<f64>(rulePhi(rule, i)));
+      writeSeries(blob + 4, labelBytes, value, timestampMs);
+    }
+    blob += 4 + <usize>labelBytes;
+  }
+  return blob;
+}
+
 /** Rates of the closing window and staleness marks, then removal of the marked entries. */
 function sweepSeries(rule: u32, window: u32, stalenessWindows: u32): void {
   let capacity = seriesTable.capacity;
@@ -208,6 +241,8 @@ export function flushRule(rule: u32, nowMs: f64, flags: u32): i32 {
   let r = rulePtr(rule);
   let window = load<u32>(r, RULE_WINDOW);
   let outputs = load<u32>(r, RULE_OUTPUTS);
+  let phiCount = load<u32>(r, RULE_PHI_COUNT);
+  acceptPendingOf(rule);
   sweepSeries(rule, window, load<u32>(r, RULE_STALENESS_WINDOWS));
   let timestampMs = <i64>nowMs;
   for (let slot: u32 = 0; slot < groupSlots; slot++) {
@@ -219,6 +254,10 @@ export function flushRule(rule: u32, nowMs: f64, flags: u32): i32 {
     while (remaining !== 0 && blob + 4 <= blobEnd) {
       let kind = <u32>ctz(remaining);
       remaining &= remaining - 1;
+      if (kind === OUT_QUANTILES) {
+        blob = writeQuantiles(group, rule, phiCount, blob, blobEnd, timestampMs);
+        continue;
+      }
       let labelBytes = load<u32>(blob);
       if (groupOutput(group, kind)) writeSeries(blob + 4, labelBytes, outputValue, timestampMs);
       blob += 4 + <usize>labelBytes;

@@ -1,6 +1,6 @@
 // Snapshot and restore of the aggregation state as one byte string: the window clock of
-// every rule, the (series, rule) table, the group index, the group slab and the label
-// arena. Everything in them is an offset or an index, never an address, so the bytes can
+// every rule, the (series, rule) table, the group index, the group slab, the label arena,
+// the pending samples of deduplicated rules and the quantile buffers. Everything in them is an offset or an index, never an address, so the bytes can
 // be copied into a fresh instance as they are. The classification cache is left out: it
 // is rebuilt from the host on first sight of each series.
 
@@ -10,12 +10,17 @@ import {
   arenaUsed,
   arenaWasted,
   classTable,
+  dedupTable,
   freeGroupHead,
+  freeQuantileHead,
   GROUP_BYTES,
   groupIndex,
   groupSlots,
   groups,
   liveGroups,
+  QBUF_BYTES,
+  quantileBuffers,
+  quantileSlots,
   RULE_LAST_FLUSH_MS,
   RULE_WINDOW,
   refreshGauges,
@@ -23,12 +28,14 @@ import {
   rulePtr,
   seriesTable,
   setGroupBookkeeping,
+  setQuantileBookkeeping,
 } from './aggregate-state';
 // biome-ignore lint/style/useImportType: AssemblyScript has no type-only imports
 import { HashTable } from './aggregate-tables';
 import { newRegion } from './buffers';
 
-const SNAPSHOT_VERSION: u32 = 1;
+/** 2: adds the dedup table and the quantile buffers after the label arena. */
+const SNAPSHOT_VERSION: u32 = 2;
 const snapshot = newRegion();
 
 export function snapshotPtr(): usize {
@@ -46,7 +53,11 @@ export function writeSnapshot(): u32 {
     groupIndex.bytes() +
     20 +
     <usize>groupSlots * GROUP_BYTES +
-    <usize>arenaUsed;
+    <usize>arenaUsed +
+    8 +
+    dedupTable.bytes() +
+    8 +
+    <usize>quantileSlots * QBUF_BYTES;
   let p = snapshot.ensure(size, 0);
   store<u32>(p, SNAPSHOT_MAGIC);
   store<u32>(p, SNAPSHOT_VERSION, 4);
@@ -72,6 +83,13 @@ export function writeSnapshot(): u32 {
   p += slabBytes;
   memory.copy(p, arena.ptr, arenaUsed);
   p += arenaUsed;
+  p = writeTable(p, dedupTable);
+  store<u32>(p, quantileSlots);
+  store<u32>(p, freeQuantileHead(), 4);
+  p += 8;
+  let quantileBytes = <usize>quantileSlots * QBUF_BYTES;
+  memory.copy(p, quantileBuffers.ptr, quantileBytes);
+  p += quantileBytes;
   return <u32>(p - snapshot.ptr);
 }
 
@@ -135,6 +153,17 @@ export function readSnapshot(src: usize, len: u32): bool {
   p += slabBytes;
   arena.ensure(max<usize>(<usize>used, 16), 0);
   memory.copy(arena.ptr, p, used);
+  p += used;
+  p = readTable(p, dedupTable, dedupTable.entryBytes);
+  if (p === 0 || p + 8 > readEnd) return false;
+  let quantileCount = load<u32>(p);
+  let quantileFree = load<u32>(p, 4);
+  p += 8;
+  let quantileBytes = <usize>quantileCount * QBUF_BYTES;
+  if (p + quantileBytes > readEnd) return false;
+  quantileBuffers.ensure(max<usize>(quantileBytes, 16), 0);
+  memory.copy(quantileBuffers.ptr, p, quantileBytes);
+  setQuantileBookkeeping(quantileCount, quantileFree);
   setGroupBookkeeping(slots, live, free, used, wasted);
   classTable.clear(1024);
   refreshGauges();

@@ -8,18 +8,22 @@ import {
   AGG_STAT_STATE_BYTES,
   AGG_STATS_COUNT,
   MAX_AGGREGATION_RULES,
+  MAX_QUANTILES,
+  QUANTILE_RESERVOIR,
 } from './aggregate-abi';
 // biome-ignore lint/style/useImportType: AssemblyScript has no type-only imports
 import { HashTable, newHashTable } from './aggregate-tables';
 import { newRegion } from './buffers';
 
 // Rule record (RULE_BYTES each).
-export const RULE_BYTES: usize = 32;
+export const RULE_BYTES: usize = 40;
 export const RULE_INTERVAL_MS: usize = 0; // f64
 export const RULE_LAST_FLUSH_MS: usize = 8; // f64, start of the open window
 export const RULE_WINDOW: usize = 16; // u32, windows flushed so far
 export const RULE_STALENESS_WINDOWS: usize = 20; // u32
 export const RULE_OUTPUTS: usize = 24; // u32 mask of OUT_* bits
+export const RULE_PHI_COUNT: usize = 28; // u32, φ values of the quantiles output
+export const RULE_DEDUP_MS: usize = 32; // f64, 0 = no deduplication
 
 // Series state entry (per input series and rule), key = mix64(seriesHash, rule).
 export const SERIES_BYTES: usize = 56;
@@ -62,12 +66,27 @@ export const GROUP_RATE_SUM: usize = 88; // f64
 export const GROUP_RATE_COUNT: usize = 96; // u32
 export const GROUP_IN_USE: usize = 100; // u32
 export const GROUP_NEXT_FREE: usize = 104; // u32 slab index + 1, 0 = none
+export const GROUP_QUANTILES: usize = 108; // u32 quantile buffer index + 1, 0 = none
+
+// Quantile buffer (one per group with samples in the open window of a quantiles rule).
+export const QBUF_SEEN: usize = 0; // u32 samples offered this window; next free when free
+export const QBUF_STORED: usize = 4; // u32 samples held, at most QUANTILE_RESERVOIR
+export const QBUF_RANDOM: usize = 8; // u64 reservoir PRNG state
+export const QBUF_VALUES: usize = 16; // f64 × QUANTILE_RESERVOIR
+export const QBUF_BYTES: usize = QBUF_VALUES + ((<usize>QUANTILE_RESERVOIR) << 3);
+
+// Pending sample of a deduplicated rule, key = the series entry's key.
+export const DEDUP_BYTES: usize = 32;
+export const DEDUP_TS: usize = 8; // i64 ms
+export const DEDUP_VALUE: usize = 16; // f64
+export const DEDUP_RULE: usize = 24; // u32
 
 export const rules = newRegion();
 export let ruleCount: u32 = 0;
 export const seriesTable: HashTable = newHashTable(SERIES_BYTES, 1024);
 export const classTable: HashTable = newHashTable(CLASS_BYTES, 1024);
 export const groupIndex: HashTable = newHashTable(GROUP_INDEX_BYTES, 256);
+export const dedupTable: HashTable = newHashTable(DEDUP_BYTES, 256);
 export const groups = newRegion();
 /** Slab slots in use or on the free list. */
 export let groupSlots: u32 = 0;
@@ -77,6 +96,14 @@ let freeGroup: u32 = 0;
 export const arena = newRegion();
 export let arenaUsed: u32 = 0;
 export let arenaWasted: u32 = 0;
+
+/** φ values per rule: MAX_QUANTILES f64 slots each. */
+export const rulePhis = newRegion();
+rulePhis.ensure((<usize>MAX_AGGREGATION_RULES * MAX_QUANTILES) << 3, 0);
+export const quantileBuffers = newRegion();
+/** Quantile buffers in use or on the free list. */
+export let quantileSlots: u32 = 0;
+let freeQuantiles: u32 = 0;
 
 export const aggStats = newRegion();
 aggStats.ensure((<usize>AGG_STATS_COUNT) << 3, 0);
@@ -107,7 +134,9 @@ export function refreshGauges(): void {
     classTable.bytes() +
     groupIndex.bytes() +
     <usize>groupSlots * GROUP_BYTES +
-    <usize>arenaUsed;
+    <usize>arenaUsed +
+    dedupTable.bytes() +
+    <usize>quantileSlots * QBUF_BYTES;
   store<f64>(s + ((<usize>AGG_STAT_STATE_BYTES) << 3), <f64>bytes);
 }
 
@@ -120,6 +149,10 @@ export function configure(count: u32): bool {
   seriesTable.clear(1024);
   classTable.clear(1024);
   groupIndex.clear(256);
+  dedupTable.clear(256);
+  quantileSlots = 0;
+  freeQuantiles = 0;
+  memory.fill(rulePhis.ptr, 0, (<usize>MAX_AGGREGATION_RULES * MAX_QUANTILES) << 3);
   groupSlots = 0;
   liveGroups = 0;
   freeGroup = 0;
@@ -143,7 +176,73 @@ export function setRule(
   store<u32>(r, 0, RULE_WINDOW);
   store<u32>(r, max<u32>(stalenessWindows, 1), RULE_STALENESS_WINDOWS);
   store<u32>(r, outputs, RULE_OUTPUTS);
+  store<u32>(r, 0, RULE_PHI_COUNT);
+  store<f64>(r, 0, RULE_DEDUP_MS);
   return true;
+}
+
+/** Sets φ number `index` of the rule's quantiles output; φ values come in output order. */
+export function setRuleQuantile(rule: u32, index: u32, phi: f64): bool {
+  if (rule >= ruleCount || index >= MAX_QUANTILES || !(phi >= 0 && phi <= 1)) return false;
+  let r = rulePtr(rule);
+  if (index !== load<u32>(r, RULE_PHI_COUNT)) return false;
+  store<f64>(rulePhi(rule, index), phi);
+  store<u32>(r, index + 1, RULE_PHI_COUNT);
+  return true;
+}
+
+export function rulePhi(rule: u32, index: u32): usize {
+  return rulePhis.ptr + ((<usize>rule * MAX_QUANTILES + index) << 3);
+}
+
+/** Sets the rule's dedup interval in ms (0 turns deduplication off). */
+export function setRuleDedup(rule: u32, dedupMs: f64): bool {
+  if (rule >= ruleCount || !(dedupMs >= 0)) return false;
+  store<f64>(rulePtr(rule), dedupMs, RULE_DEDUP_MS);
+  return true;
+}
+
+export function quantileBufferPtr(index: u32): usize {
+  return quantileBuffers.ptr + <usize>index * QBUF_BYTES;
+}
+
+/** The group's quantile buffer for the open window, taken from the free list when absent. */
+export function quantileBufferOf(group: usize): usize {
+  let held = load<u32>(group, GROUP_QUANTILES);
+  if (held !== 0) return quantileBufferPtr(held - 1);
+  let index: u32;
+  if (freeQuantiles !== 0) {
+    index = freeQuantiles - 1;
+    freeQuantiles = load<u32>(quantileBufferPtr(index), QBUF_SEEN);
+  } else {
+    index = quantileSlots++;
+    quantileBuffers.ensure(<usize>quantileSlots * QBUF_BYTES, <usize>index * QBUF_BYTES);
+  }
+  let buffer = quantileBufferPtr(index);
+  store<u32>(buffer, 0, QBUF_SEEN);
+  store<u32>(buffer, 0, QBUF_STORED);
+  // Seeded by the group, so a replay of the same samples keeps the same reservoir.
+  store<u64>(buffer, load<u64>(group, GROUP_HASH) | 1, QBUF_RANDOM);
+  store<u32>(group, index + 1, GROUP_QUANTILES);
+  return buffer;
+}
+
+function releaseQuantiles(group: usize): void {
+  let held = load<u32>(group, GROUP_QUANTILES);
+  if (held === 0) return;
+  store<u32>(quantileBufferPtr(held - 1), freeQuantiles, QBUF_SEEN);
+  freeQuantiles = held;
+  store<u32>(group, 0, GROUP_QUANTILES);
+}
+
+/** Restores the quantile buffer bookkeeping after a snapshot was copied back. */
+export function setQuantileBookkeeping(slots: u32, free: u32): void {
+  quantileSlots = slots;
+  freeQuantiles = free;
+}
+
+export function freeQuantileHead(): u32 {
+  return freeQuantiles;
 }
 
 /** Empties the classification cache when it reached its bound. */
@@ -163,6 +262,7 @@ export function resetGroupWindow(group: usize): void {
   store<i64>(group, i64.MIN_VALUE, GROUP_LAST_TS);
   store<f64>(group, 0, GROUP_RATE_SUM);
   store<u32>(group, 0, GROUP_RATE_COUNT);
+  releaseQuantiles(group);
 }
 
 /**
@@ -207,6 +307,7 @@ export function removeGroup(slot: u32): void {
     groupIndex.removeAt(<u32>((entry - groupIndex.region.ptr) / GROUP_INDEX_BYTES));
   }
   arenaWasted += load<u32>(group, GROUP_ARENA_BYTES);
+  releaseQuantiles(group);
   store<u32>(group, 0, GROUP_IN_USE);
   store<u32>(group, freeGroup, GROUP_NEXT_FREE);
   freeGroup = slot + 1;

@@ -101,6 +101,8 @@ export {
   aggregateRemoteWrite,
   aggregateRestore,
   aggregateSetRule,
+  aggregateSetRuleDedup,
+  aggregateSetRuleQuantile,
   aggregateSnapshot,
   aggregateSnapshotPtr,
   aggregateStatsPtr,
