@@ -6,6 +6,7 @@ import {
   toJsonString,
 } from '@bufbuild/protobuf';
 import { describe, expect, it } from 'vitest';
+import { RequestSchema as Rw2RequestSchema } from '../../proto/gen/io/prometheus/write/v2/types_pb.js';
 import { ExportMetricsServiceRequestSchema } from '../../proto/gen/opentelemetry/proto/collector/metrics/v1/metrics_service_pb.js';
 import {
   AggregationTemporality,
@@ -13,7 +14,9 @@ import {
   MetricSchema,
 } from '../../proto/gen/opentelemetry/proto/metrics/v1/metrics_pb.js';
 import { WriteRequestSchema } from '../../proto/gen/prometheus/remote_pb.js';
+import { Rw1ToRw2Converter } from '../rw2/rw1-to-rw2.js';
 import { WireError } from '../wire/proto-reader.js';
+import { DeltaAccumulator } from './delta-accumulator.js';
 import { OtlpConverter } from './otlp-converter.js';
 import { OtlpJsonError } from './otlp-json-reader.js';
 
@@ -288,32 +291,92 @@ describe('OtlpConverter', () => {
         },
       }),
     ];
-    const first = seriesOf(
-      converter.convert(
-        toBinary(ExportMetricsServiceRequestSchema, request(round(0, 3n, [1n, 1n]))),
+    // The converter keeps no totals: delta points come out apart, for the one accumulator.
+    const accumulator = new DeltaAccumulator();
+    const convert = (metrics: Metric[]) => {
+      const converted = converter.convert(
+        toBinary(ExportMetricsServiceRequestSchema, request(metrics)),
         false,
-      ).rw1,
-    );
-    expect(first[`jobs_done_total{${ID}}`]).toEqual([[3, T0_MS]]);
-    const second = seriesOf(
-      converter.convert(
-        toBinary(ExportMetricsServiceRequestSchema, request(round(10_000, 4n, [2n, 0n]))),
-        false,
-      ).rw1,
-    );
-    expect(second[`jobs_done_total{${ID}}`]).toEqual([[7, T0_MS + 10_000]]);
-    expect(second[`wait_seconds_bucket{${ID},le="1"}`]).toEqual([[3, T0_MS + 10_000]]);
-    expect(second[`wait_seconds_bucket{${ID},le="+Inf"}`]).toEqual([[4, T0_MS + 10_000]]);
-    expect(second[`wait_seconds_sum{${ID}}`]).toEqual([[7, T0_MS + 10_000]]);
+      );
+      expect(seriesOf(converted.rw1)[`jobs_done_total{${ID}}`]).toBeUndefined();
+      const totals = accumulator.accumulate(converted.deltaRw1!);
+      return { deltas: seriesOf(converted.deltaRw1!), totals, series: seriesOf(totals.rw1) };
+    };
+    const first = convert(round(0, 3n, [1n, 1n]));
+    expect(first.series[`jobs_done_total{${ID}}`]).toEqual([[3, T0_MS]]);
+    const second = convert(round(10_000, 4n, [2n, 0n]));
+    expect(second.deltas[`jobs_done_total{${ID}}`]).toEqual([[4, T0_MS + 10_000]]);
+    expect(second.series[`jobs_done_total{${ID}}`]).toEqual([[7, T0_MS + 10_000]]);
+    expect(second.series[`wait_seconds_bucket{${ID},le="1"}`]).toEqual([[3, T0_MS + 10_000]]);
+    expect(second.series[`wait_seconds_bucket{${ID},le="+Inf"}`]).toEqual([[4, T0_MS + 10_000]]);
+    expect(second.series[`wait_seconds_sum{${ID}}`]).toEqual([[7, T0_MS + 10_000]]);
+    expect(second.series[`wait_seconds_count{${ID}}`]).toEqual([[4, T0_MS + 10_000]]);
 
-    // The same points again: duplicates, refused rather than counted twice.
-    const replay = converter.convert(
-      toBinary(ExportMetricsServiceRequestSchema, request(round(10_000, 4n, [2n, 0n]))),
-      false,
+    // The same points again: duplicates, refused rather than counted twice; a histogram
+    // point counts as one point, not as the four series it became.
+    const replay = convert(round(10_000, 4n, [2n, 0n]));
+    expect(replay.totals.rejected).toBe(2);
+    expect(replay.totals.message).toMatch(/jobs_done_total: delta point not newer/);
+    expect(replay.series[`jobs_done_total{${ID}}`]).toBeUndefined();
+  });
+
+  it('gives cumulative counters and histograms their start time as start timestamp, gauges none', () => {
+    const startMs = T0_MS - 3_600_000;
+    const point = { startTimeUnixNano: nanos(startMs), timeUnixNano: nanos(T0_MS) };
+    const converted = convertBoth(
+      new OtlpConverter({ keepNames: false }),
+      request([
+        {
+          name: 'jobs.done',
+          data: {
+            case: 'sum',
+            value: {
+              isMonotonic: true,
+              aggregationTemporality: AggregationTemporality.CUMULATIVE,
+              dataPoints: [{ ...point, value: { case: 'asInt', value: 9n } }],
+            },
+          },
+        },
+        {
+          name: 'wait',
+          unit: 's',
+          data: {
+            case: 'histogram',
+            value: {
+              aggregationTemporality: AggregationTemporality.CUMULATIVE,
+              dataPoints: [
+                { ...point, count: 2n, sum: 1, explicitBounds: [1], bucketCounts: [1n, 1n] },
+              ],
+            },
+          },
+        },
+        {
+          name: 'temperature',
+          data: {
+            case: 'gauge',
+            value: { dataPoints: [{ ...point, value: { case: 'asDouble', value: 20 } }] },
+          },
+        },
+      ]),
     );
-    expect(replay.outcome.rejectedPoints).toBe(2);
-    expect(replay.outcome.message).toMatch(/jobs_done_total: delta point not newer/);
-    expect(seriesOf(replay.rw1)[`jobs_done_total{${ID}}`]).toBeUndefined();
+    const rw2 = fromBinary(Rw2RequestSchema, new Rw1ToRw2Converter().convert(converted.rw1));
+    const startOf = Object.fromEntries(
+      rw2.timeseries.map((series) => {
+        const labels = series.labelsRefs.map((ref) => rw2.symbols[ref]);
+        const name = labels[labels.indexOf('__name__') + 1]!;
+        const le = labels.includes('le') ? `{le=${labels[labels.indexOf('le') + 1]}}` : '';
+        return [`${name}${le}`, series.createdTimestamp];
+      }),
+    );
+    expect(startOf).toEqual({
+      jobs_done_total: BigInt(startMs),
+      'wait_seconds_bucket{le=1}': BigInt(startMs),
+      'wait_seconds_bucket{le=+Inf}': BigInt(startMs),
+      wait_seconds_sum: BigInt(startMs),
+      wait_seconds_count: BigInt(startMs),
+      temperature: 0n,
+      target_info: 0n,
+    });
   });
 
   it('carries exemplars: trace and span ids in hex, each with the bucket of its value', () => {

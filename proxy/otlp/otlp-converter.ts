@@ -1,7 +1,8 @@
 /**
  * OTLP metrics → remote write 1.0 bytes, for both encodings of `ExportMetricsServiceRequest`.
- * One converter per worker: its output buffer and its delta-to-cumulative state are kept
- * from request to request.
+ * One converter per worker; its output buffers are kept from request to request. It keeps
+ * no state about series: delta points come out apart, for the proxy's one delta
+ * accumulator (proxy/otlp/delta-accumulator.ts).
  */
 
 import type { ConversionOutcome } from '../wire/ingest-format.js';
@@ -21,7 +22,10 @@ export class OtlpConverter {
    * Converts an uncompressed body. Returns the 1.0 bytes (valid until the next call) and
    * the outcome for the answer; throws `WireError` or `OtlpJsonError` for a malformed body.
    */
-  convert(body: Uint8Array, json: boolean): { rw1: Uint8Array; outcome: ConversionOutcome } {
+  convert(
+    body: Uint8Array,
+    json: boolean,
+  ): { rw1: Uint8Array; deltaRw1: Uint8Array | undefined; outcome: ConversionOutcome } {
     const builder = this.#builder;
     builder.begin();
     if (json) readOtlpJson(body, builder);
@@ -29,6 +33,7 @@ export class OtlpConverter {
     const result = builder.finish();
     return {
       rw1: result.rw1,
+      deltaRw1: result.deltaRw1,
       outcome: {
         samples: result.samples,
         histograms: result.histograms,

@@ -101,6 +101,10 @@ function readPoint(point: Json, kind: OtlpDataKind, builder: OtlpRw1Builder, whe
     get(point, 'timeUnixNano', 'time_unix_nano'),
     `${where}.timeUnixNano`,
   );
+  const startTime = get(point, 'startTimeUnixNano', 'start_time_unix_nano');
+  if (startTime !== undefined) {
+    builder.pointStartTime(nanosToMillis(startTime, `${where}.startTimeUnixNano`));
+  }
   const flags = integer(get(point, 'flags', 'flags'), `${where}.flags`);
   if (kind !== 'summary') readExemplars(point, builder, where);
   switch (kind) {

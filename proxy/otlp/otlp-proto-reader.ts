@@ -243,6 +243,11 @@ function readPoint(
       timeMs = point.fixed64NanosToMillis();
       continue;
     }
+    if (field === 2) {
+      point.expect(WIRE_FIXED64, `${where}.start_time_unix_nano`);
+      builder.pointStartTime(point.fixed64NanosToMillis());
+      continue;
+    }
     if (kind === 'gauge' || kind === 'sum') {
       if (field === 4) {
         point.expect(WIRE_FIXED64, `${where}.as_double`);

@@ -11,13 +11,16 @@
  * - histograms → `_bucket{le}` / `_sum` / `_count`; exponential histograms → native
  *   histograms (scale above 8 merged down to 8)
  * - summaries → `{quantile}` / `_sum` / `_count`
- * - delta temporality → cumulative through {@link DeltaState}
+ * - delta sums and histograms → series holding each point's delta, written apart (see
+ *   {@link OtlpRw1Builder.finish}) for the proxy's one delta accumulator
  * - a point flagged "no recorded value" → Prometheus' stale marker
+ * - the start time of a cumulative counter, histogram or summary point → the series' start
+ *   timestamp (private field 6 of the 1.0 series)
  */
 
 import { WIRE_FIXED64, WIRE_VARINT } from '../wire/proto-reader.js';
 import { ProtoWriter } from '../wire/proto-writer.js';
-import { DeltaState, type DeltaStream } from './delta-state.js';
+import { SERIES_POINT_HEAD_FIELD, SERIES_START_FIELD } from './delta-accumulator.js';
 import { type MetricKind, prometheusLabelName, prometheusMetricName } from './otlp-names.js';
 
 /** OTLP metric data kinds. */
@@ -60,7 +63,14 @@ const MAX_REJECT_REASONS = 3;
 export class OtlpRw1Builder {
   readonly #options: OtlpConversionOptions;
   readonly #writer = new ProtoWriter();
-  readonly #deltas = new DeltaState();
+  /** Series of delta points, for the delta accumulator (proxy/otlp/delta-accumulator.ts). */
+  readonly #deltaWriter = new ProtoWriter();
+  /** Where the point being written goes: `#writer` or `#deltaWriter`. */
+  #target = this.#writer;
+  /** Start time of the next point, ms; 0 when the sender gave none. */
+  #pointStartMs = 0;
+  /** The next series written to `#deltaWriter` is its point's first. */
+  #pointHead = false;
   // The current resource.
   #job = '';
   #instance = '';
@@ -102,6 +112,9 @@ export class OtlpRw1Builder {
   /** Starts a request. */
   begin(): void {
     this.#writer.reset();
+    this.#deltaWriter.reset();
+    this.#target = this.#writer;
+    this.#pointStartMs = 0;
     this.#samples = 0;
     this.#histograms = 0;
     this.#exemplarCount = 0;
@@ -179,6 +192,11 @@ export class OtlpRw1Builder {
     this.#addAttribute(prometheusLabelName(key), value);
   }
 
+  /** The start time of the next point (call before the point). */
+  pointStartTime(startMs: number): void {
+    this.#pointStartMs = startMs;
+  }
+
   /** An exemplar of the next point (call before the point). */
   exemplar(exemplar: OtlpExemplar): void {
     this.#pendingExemplars.push(exemplar);
@@ -194,15 +212,10 @@ export class OtlpRw1Builder {
   numberPoint(timeMs: number, value: number, flags: number): void {
     this.#takeExemplars();
     const stale = (flags & FLAG_NO_RECORDED_VALUE) !== 0;
-    let written = value;
-    if (this.#delta && !stale) {
-      const stream = this.#stream(timeMs);
-      if (stream === undefined) return;
-      stream.total += value;
-      written = stream.total;
-    }
+    // A delta's total is kept by the delta accumulator; a stale marker needs no total.
+    if (this.#delta && !stale) this.#toDeltaWriter();
     this.#collectLabels(this.#metricName, undefined, '');
-    this.#writeSample(written, timeMs, stale, Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY);
+    this.#writeSample(value, timeMs, stale, Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY);
     this.#endPoint(timeMs);
   }
 
@@ -221,30 +234,16 @@ export class OtlpRw1Builder {
         1,
         `${this.#metricName}: ${bucketCounts.length} bucket counts for ${bounds.length} bounds`,
       );
-      this.#attributeCount = 0;
+      this.#skipPoint();
       return;
     }
     const stale = (flags & FLAG_NO_RECORDED_VALUE) !== 0;
-    let totalCount = count;
-    let totalSum = sum;
-    let counts = bucketCounts;
-    if (this.#delta && !stale) {
-      const stream = this.#stream(timeMs);
-      if (stream === undefined) return;
-      const boundsKey = Array.prototype.join.call(bounds, ',');
-      if (stream.bucketCounts === undefined || stream.boundsKey !== boundsKey) {
-        stream.bucketCounts = new Float64Array(bucketCounts.length);
-        stream.boundsKey = boundsKey;
-        stream.total = 0;
-        stream.sum = 0;
-      }
-      for (let i = 0; i < bucketCounts.length; i++) stream.bucketCounts[i]! += bucketCounts[i]!;
-      stream.total += count;
-      stream.sum += sum ?? 0;
-      totalCount = stream.total;
-      totalSum = sum === undefined ? undefined : stream.sum;
-      counts = stream.bucketCounts;
-    }
+    // Delta: every series below holds this point's delta of it (the `le` buckets are
+    // cumulative over `le` within the point), so the accumulator adds each one separately.
+    if (this.#delta && !stale) this.#toDeltaWriter();
+    const totalCount = count;
+    const totalSum = sum;
+    const counts = bucketCounts;
     // Each exemplar goes with the bucket its value falls in, as Prometheus' receiver does.
     let cumulative = 0;
     let lower = Number.NEGATIVE_INFINITY;
@@ -281,12 +280,12 @@ export class OtlpRw1Builder {
     this.#takeExemplars();
     if (this.#delta) {
       this.reject(1, `${this.#metricName}: delta exponential histograms are not converted`);
-      this.#attributeCount = 0;
+      this.#skipPoint();
       return;
     }
     if (scale < MIN_SCHEMA) {
       this.reject(1, `${this.#metricName}: exponential histogram scale ${scale} is below -4`);
-      this.#attributeCount = 0;
+      this.#skipPoint();
       return;
     }
     const scaleDown = Math.max(0, scale - MAX_SCHEMA);
@@ -307,6 +306,7 @@ export class OtlpRw1Builder {
     this.#writeBuckets(11, 12, positiveOffset, positiveCounts, scaleDown);
     writer.varintField(15, timeMs);
     writer.endMessage(histogram);
+    this.#writeStartTime(timeMs);
     writer.endMessage(seriesMark);
     this.#histograms++;
     this.#endPoint(timeMs);
@@ -342,6 +342,8 @@ export class OtlpRw1Builder {
   /** Ends the request: the 1.0 bytes (valid until the next `begin`) and the counts. */
   finish(): {
     rw1: Uint8Array;
+    /** Series of delta points (delta values, start time in field 6), when there were any. */
+    deltaRw1: Uint8Array | undefined;
     samples: number;
     histograms: number;
     exemplars: number;
@@ -361,6 +363,7 @@ export class OtlpRw1Builder {
     const extra = this.#rejected > 0 && this.#reasons.length < this.#rejected ? ' …' : '';
     return {
       rw1: writer.view(),
+      deltaRw1: this.#deltaWriter.length === 0 ? undefined : this.#deltaWriter.view(),
       samples: this.#samples,
       histograms: this.#histograms,
       exemplars: this.#exemplarCount,
@@ -380,25 +383,6 @@ export class OtlpRw1Builder {
     this.#attributeNames[this.#attributeCount] = name;
     this.#attributeValues[this.#attributeCount] = value;
     this.#attributeCount++;
-  }
-
-  /** The delta stream of the current point's series; rejects a duplicate or late point. */
-  #stream(timeMs: number): DeltaStream | undefined {
-    this.#collectLabels(this.#metricName, undefined, '');
-    let key = '';
-    for (const index of this.#order) {
-      key += `${this.#labelNames[index]}\u0000${this.#labelValues[index]}\u0000`;
-    }
-    return this.#deltas.advance(key, timeMs) ?? this.#rejectLate();
-  }
-
-  #rejectLate(): undefined {
-    this.reject(
-      1,
-      `${this.#metricName}: delta point not newer than the previous one of its series`,
-    );
-    this.#attributeCount = 0;
-    return undefined;
   }
 
   /** Sets the label set: job/instance, the point's attributes, `__name__`, one extra. */
@@ -436,7 +420,7 @@ export class OtlpRw1Builder {
   }
 
   #beginSeries(): number {
-    const writer = this.#writer;
+    const writer = this.#target;
     const mark = writer.beginMessage(1);
     for (let i = 0; i < this.#labelCount; i++) {
       const index = this.#order[i]!;
@@ -459,7 +443,7 @@ export class OtlpRw1Builder {
     exemplarsAbove = Number.NaN,
     exemplarsUpTo = Number.NaN,
   ): void {
-    const writer = this.#writer;
+    const writer = this.#target;
     const mark = this.#beginSeries();
     const sample = writer.beginMessage(2);
     writer.tag(1, WIRE_FIXED64);
@@ -482,6 +466,13 @@ export class OtlpRw1Builder {
       writer.varintField(3, exemplar.timeMs);
       writer.endMessage(exemplarMark);
       this.#exemplarCount++;
+    }
+    if (writer === this.#deltaWriter) {
+      if (this.#pointStartMs > 0) writer.varintField(SERIES_START_FIELD, this.#pointStartMs);
+      if (this.#pointHead) writer.varintField(SERIES_POINT_HEAD_FIELD, 1);
+      this.#pointHead = false;
+    } else {
+      this.#writeStartTime(timeMs);
     }
     writer.endMessage(mark);
     this.#samples++;
@@ -522,8 +513,32 @@ export class OtlpRw1Builder {
     writer.endMessage(deltas);
   }
 
+  /**
+   * A cumulative counter's, histogram's or summary's start time, as the series' start
+   * timestamp (the private 1.0 field a `protocol: rw2` upstream receives as
+   * `created_timestamp`; docs/formats.md). Gauges have none.
+   */
+  #writeStartTime(timeMs: number): void {
+    if (this.#kind === 'gauge' || this.#pointStartMs <= 0 || this.#pointStartMs >= timeMs) return;
+    this.#target.varintField(SERIES_START_FIELD, this.#pointStartMs);
+  }
+
+  /** Forgets what was given for a point that is refused. */
+  #skipPoint(): void {
+    this.#attributeCount = 0;
+    this.#pointStartMs = 0;
+  }
+
+  /** The point being written is a delta: its series go to the delta accumulator. */
+  #toDeltaWriter(): void {
+    this.#target = this.#deltaWriter;
+    this.#pointHead = true;
+  }
+
   #endPoint(timeMs: number): void {
     this.#attributeCount = 0;
+    this.#target = this.#writer;
+    this.#pointStartMs = 0;
     if (timeMs > this.#resourceLatestMs) this.#resourceLatestMs = timeMs;
   }
 

@@ -4,14 +4,17 @@
  * de-duplicated symbol table, samples and native histograms are copied whole (same field
  * numbers in both versions), and each 1.0 metadata entry is attached to the series of its
  * metric (`name`, and for histograms and summaries also `name_bucket`, `_sum`, `_count`).
+ * A series' start (created) timestamp, kept in the private 1.0 field 6 since a 2.0 request
+ * came in, goes back to 2.0's `created_timestamp`.
  *
  * A 2.0 receiver answers 415 when it only takes 1.0; the spec lets the sender fall back to
  * 1.0 then ({@link RW2_FALLBACK_STATUS}), and the 1.0 payload is still at hand.
  */
 
 import { compress, uncompress } from 'snappyjs';
-import { ProtoReader, WIRE_LEN } from '../wire/proto-reader.js';
+import { ProtoReader, WIRE_LEN, WIRE_VARINT } from '../wire/proto-reader.js';
 import { ProtoWriter } from '../wire/proto-writer.js';
+import { RW1_SERIES_START_TIMESTAMP } from './rw2-to-rw1.js';
 
 /** Request headers of a remote write 2.0 POST. */
 export const RW2_REQUEST_HEADERS: Readonly<Record<string, string>> = {
@@ -135,9 +138,15 @@ export class Rw1ToRw2Converter {
     for (const ref of refs) writer.varint32(ref);
     writer.endMessage(packed);
     series.reset(start, end);
+    let startTimestampAt = -1;
+    let startTimestampEnd = -1;
     while (series.next()) {
       const field = series.field;
-      if (field === 2 || field === 4) {
+      if (field === RW1_SERIES_START_TIMESTAMP && series.wireType === WIRE_VARINT) {
+        startTimestampAt = series.pos;
+        series.skip();
+        startTimestampEnd = series.pos;
+      } else if (field === 2 || field === 4) {
         series.expect(WIRE_LEN, field === 2 ? 'samples' : 'histograms');
         series.lengthDelimited();
         writer.bytesField(field === 2 ? 2 : 3, this.#input, series.start, series.valueEnd);
@@ -154,6 +163,10 @@ export class Rw1ToRw2Converter {
       writer.varintField(3, metadata[1]);
       writer.varintField(4, metadata[2]);
       writer.endMessage(metadataMark);
+    }
+    if (startTimestampAt >= 0) {
+      writer.tag(6, WIRE_VARINT);
+      writer.raw(this.#input, startTimestampAt, startTimestampEnd);
     }
     writer.endMessage(mark);
   }

@@ -191,13 +191,12 @@ export function resolveRw2Request(request: Request): ResolvedRw2Series[] {
 
 /**
  * What a resolved 2.0 request becomes after a trip through remote write 1.0 (Phoenix's
- * pipeline format): `created_timestamp` has no 1.0 field and comes back 0, and a series
- * whose metadata was all defaults had no 1.0 metadata entry, so it comes back without.
+ * pipeline format): a series whose metadata was all defaults had no 1.0 metadata entry,
+ * so it comes back without. `created_timestamp` comes back as sent (private 1.0 field 6).
  */
 export function afterRw1Trip(series: readonly ResolvedRw2Series[]): ResolvedRw2Series[] {
   return series.map((one) => ({
     ...one,
-    createdTimestamp: 0n,
     metadata:
       one.metadata === undefined ||
       (one.metadata.type === 0 && one.metadata.help === '' && one.metadata.unit === '')

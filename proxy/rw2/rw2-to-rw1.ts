@@ -5,8 +5,9 @@
  * into the 1.0 labels, samples and native histograms (whose messages have the same field
  * numbers in both versions) are copied whole, and no JavaScript object is made per sample.
  *
- * What 1.0 cannot carry: `created_timestamp` (counted, then dropped) and per-series
- * metadata, which becomes one 1.0 `MetricMetadata` entry per metric name.
+ * What 1.0 has no field for: `created_timestamp`, carried in field 6 of the 1.0
+ * `TimeSeries` (see {@link RW1_SERIES_START_TIMESTAMP}), and per-series metadata, which
+ * becomes one 1.0 `MetricMetadata` entry per metric name.
  */
 
 import { ProtoReader, WIRE_LEN, WIRE_VARINT, WireError } from '../wire/proto-reader.js';
@@ -20,7 +21,7 @@ export interface Rw2ConversionStats {
   histograms: number;
   exemplars: number;
   metadata: number;
-  /** Series that carried a created timestamp, which remote write 1.0 cannot forward. */
+  /** Series that carried a created timestamp (kept in the private 1.0 field 6). */
   createdTimestamps: number;
 }
 
@@ -30,6 +31,15 @@ export class Rw2FormatError extends Error {
 }
 
 const METRIC_NAME = new TextEncoder().encode('__name__');
+
+/**
+ * Field of the 1.0 `TimeSeries` that carries a 2.0 series' `created_timestamp` (int64 ms,
+ * varint) through the pipeline. Remote write 1.0 defines fields 1 to 4 only; 6 is the
+ * number the field has in 2.0. The WebAssembly pipeline copies unknown series fields
+ * through unchanged, the 2.0 encoder for `protocol: rw2` upstreams puts it back, and 1.0
+ * receivers skip it as protobuf requires of unknown fields.
+ */
+export const RW1_SERIES_START_TIMESTAMP = 6;
 
 // remote write 1.0 field numbers (proto/prometheus/*.proto)
 const V1_REQUEST_TIMESERIES = 1;
@@ -137,6 +147,8 @@ export class Rw2ToRw1Converter {
     this.#refCount = 0;
     let metadataStart = -1;
     let metadataEnd = -1;
+    let createdStart = -1;
+    let createdEnd = -1;
     while (series.next()) {
       if (series.field === V2_SERIES_LABELS_REFS) {
         this.#readRefs(series, nested);
@@ -147,7 +159,14 @@ export class Rw2ToRw1Converter {
         metadataEnd = series.valueEnd;
       } else if (series.field === V2_SERIES_CREATED_TIMESTAMP) {
         series.expect(WIRE_VARINT, `${where}.created_timestamp`);
-        if (series.varint(true) !== 0) stats.createdTimestamps++;
+        const valueStart = series.pos;
+        if (series.varint(true) !== 0) {
+          stats.createdTimestamps++;
+          createdStart = valueStart;
+          createdEnd = series.pos;
+        } else {
+          createdStart = -1;
+        }
       } else {
         series.skip();
       }
@@ -192,6 +211,11 @@ export class Rw2ToRw1Converter {
         default:
           series.skip();
       }
+    }
+    if (createdStart >= 0) {
+      // The varint as sent (a negative int64 is ten bytes), so it round-trips exactly.
+      writer.tag(RW1_SERIES_START_TIMESTAMP, WIRE_VARINT);
+      writer.raw(input, createdStart, createdEnd);
     }
     writer.endMessage(seriesMark);
     if (metadataStart >= 0) {

@@ -7,13 +7,15 @@ import { Delivery } from '../delivery/delivery.js';
 import type { ShardResponse, ShardTask } from '../delivery/shard-task.js';
 import { type ArmCounters, ExperimentMetrics } from '../experiments/experiment-run.js';
 import { type ProxyExperiment, ProxyExperiments } from '../experiments/proxy-experiments.js';
+import { deltaAccumulation, withDeltaRejections } from '../otlp/delta-accumulation.js';
 import { type RunningOtlpGrpcServer, startOtlpGrpcListener } from '../otlp/otlp-grpc-server.js';
 import { compilePipeline } from '../pipeline/compile.js';
 import type { PipelineConfig } from '../pipeline/config.js';
 import { type StartedTier, startTierAggregation } from '../tier/tier-aggregation.js';
+import type { BodyEncoding, IngestFormat } from '../wire/ingest-format.js';
 import { Forwarder } from './forwarder.js';
 import { InFlightRequests } from './in-flight.js';
-import { createIngestApp, type IngestContext } from './ingest.js';
+import { createIngestApp, forwardResponse, type IngestContext } from './ingest.js';
 import { logEvent, ThrottledLog } from './log.js';
 import { ProxyMetrics } from './metrics.js';
 import { type ProxyOptions, type ProxyOptionsInput, resolveProxyOptions } from './options.js';
@@ -222,6 +224,11 @@ export async function startProxy(input: ProxyOptionsInput): Promise<RunningProxy
   }
   // The pipeline whose aggregation rules the aggregation thread runs.
   let aggregationPipeline = options.pipeline;
+  // Running totals of OTLP delta series: one owner, whatever the number of workers.
+  const deltaAccumulator = deltaAccumulation({
+    dataDir: options.dataDir,
+    onEvent: (level, event, fields) => logEvent(level, event, fields),
+  });
   const inFlight = new InFlightRequests();
   const trafficSample = new TrafficSample();
   let accepting = true;
@@ -232,21 +239,20 @@ export async function startProxy(input: ProxyOptionsInput): Promise<RunningProxy
     errorLog: new ThrottledLog(),
     process: async (body, format, encoding) => {
       trafficSample.offer(body, format, encoding);
-      let response = (await pool.run(
-        {
-          kind: 'process',
-          body,
-          format,
-          encoding,
-          pipelineGeneration: pipelineBroadcast.generation,
-        },
-        { transferList: [body.buffer] },
-      )) as ProcessResponse;
-      const run = experiments.running;
-      if (response.ok && run !== undefined && response.experiment === run.experiment.name) {
-        response = run.observe(response);
+      const response = await runPipeline(body, format, encoding);
+      if (!response.ok || response.deltaSeries === undefined) return response;
+      // OTLP delta points: their one owner turns them into cumulative series, which then
+      // run through the pipeline like any request; the sender's answer waits for both
+      // outputs (docs/formats.md, "Delta temporality").
+      const delta = await deltaAccumulator.accumulate(response.deltaSeries);
+      if (delta.payload !== undefined) {
+        const cumulative = await runPipeline(delta.payload, 'rw1', undefined);
+        if (!cumulative.ok) return cumulative;
+        ingestContext.metrics.recordPipeline(cumulative.stats, cumulative.ruleHits);
+        await forwardResponse(ingestContext, cumulative);
       }
-      return tier === undefined ? aggregation.observe(response) : tier.observe(response);
+      const conversion = withDeltaRejections(response.conversion, delta);
+      return conversion === undefined ? response : { ...response, conversion };
     },
     forward,
     isAccepting: () => accepting,
@@ -254,6 +260,28 @@ export async function startProxy(input: ProxyOptionsInput): Promise<RunningProxy
       ? {}
       : { tsdbStatus: (queryString: string) => cardinality.tsdbStatus(queryString) }),
   };
+  /** One body through a worker, then the experiment and aggregation hand-offs. */
+  async function runPipeline(
+    body: Uint8Array<ArrayBuffer>,
+    format: IngestFormat | undefined,
+    encoding: BodyEncoding | undefined,
+  ): Promise<ProcessResponse> {
+    let response = (await pool.run(
+      {
+        kind: 'process',
+        body,
+        format,
+        encoding,
+        pipelineGeneration: pipelineBroadcast.generation,
+      },
+      { transferList: [body.buffer] },
+    )) as ProcessResponse;
+    const run = experiments.running;
+    if (response.ok && run !== undefined && response.experiment === run.experiment.name) {
+      response = run.observe(response);
+    }
+    return tier === undefined ? aggregation.observe(response) : tier.observe(response);
+  }
   const app = createIngestApp(ingestContext);
   tier?.registerRoutes(app);
 
@@ -298,6 +326,7 @@ export async function startProxy(input: ProxyOptionsInput): Promise<RunningProxy
     const inFlightAtStart = inFlight.count;
     const drained = await inFlight.drained(options.shutdownTimeoutMs);
     await tier?.close();
+    await deltaAccumulator.close();
     await aggregation.close();
     await experiments.close();
     await forwarder.close();

@@ -130,6 +130,11 @@ export interface ProcessSuccess {
   /** For a body converted from another format: what the sender's answer reports. */
   readonly conversion?: ConversionOutcome;
   /**
+   * OTLP delta points, left out of `payload`: uncompressed 1.0 series of deltas for the
+   * proxy's one delta accumulator (proxy/otlp/delta-accumulation.ts). Transferred.
+   */
+  readonly deltaSeries?: Uint8Array;
+  /**
    * The pipeline's whole output when aggregation rules with `keep_input: false` removed
    * their series from `payload`: what the aggregation consumes. Transferred.
    */

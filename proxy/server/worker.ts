@@ -156,7 +156,7 @@ async function convertAndProcess(
 ): Promise<ProcessResponse> {
   const encoding = task.encoding ?? defaultEncoding(format);
   const startedNs = process.hrtime.bigint();
-  const { payload, result, outcome, rw1 } = processConverted(
+  const { payload, result, outcome, rw1, deltaSeries } = processConverted(
     engine,
     converter,
     format,
@@ -172,8 +172,11 @@ async function convertAndProcess(
     ruleHits: result.ruleHits,
     conversion: outcome,
     pipelineNs,
+    ...(deltaSeries === undefined ? {} : { deltaSeries }),
   };
-  return runCandidate(rw1, false, withInputDropped(inputDropper, response));
+  const baseline = withInputDropped(inputDropper, response);
+  if (deltaSeries !== undefined) baseline.transfer.push(deltaSeries.buffer);
+  return runCandidate(rw1, false, baseline);
 }
 
 /**

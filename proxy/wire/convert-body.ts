@@ -1,8 +1,8 @@
 /**
  * The worker's first step for bodies that are not remote write 1.0: decompress, then
  * convert to uncompressed 1.0 protobuf for the WebAssembly pipeline. One converter lives
- * in each worker and keeps its buffers (and, for OTLP, its delta-to-cumulative state)
- * from request to request.
+ * in each worker and keeps its buffers from request to request; OTLP delta points come out
+ * apart, for the proxy's one delta accumulator (proxy/otlp/delta-accumulator.ts).
  */
 
 import { gunzipSync } from 'node:zlib';
@@ -20,6 +20,8 @@ import { WireError } from './proto-reader.js';
 export interface ConvertedBody {
   /** Valid until the next conversion. */
   readonly rw1: Uint8Array;
+  /** OTLP delta points as series of deltas, valid until the next conversion; see above. */
+  readonly deltaRw1?: Uint8Array | undefined;
   readonly outcome: ConversionOutcome;
 }
 
@@ -156,6 +158,11 @@ export interface ConvertedResult {
   readonly outcome: ConversionOutcome;
   /** The converted remote write 1.0, uncompressed: what an experiment's candidate runs on. */
   readonly rw1: Uint8Array;
+  /**
+   * OTLP delta points (uncompressed 1.0 series of deltas, start times in field 6), a buffer
+   * of its own, for the delta accumulator; absent when the request had none.
+   */
+  readonly deltaSeries?: Uint8Array<ArrayBuffer>;
 }
 
 /**
@@ -174,7 +181,14 @@ export function processConverted(
   const payload = result.unchanged
     ? (compress(converted.rw1) as Uint8Array<ArrayBuffer>)
     : (result.output as Uint8Array<ArrayBuffer>);
-  return { payload, result, outcome: converted.outcome, rw1: converted.rw1 };
+  const deltaSeries = converted.deltaRw1?.slice();
+  return {
+    payload,
+    result,
+    outcome: converted.outcome,
+    rw1: converted.rw1,
+    ...(deltaSeries === undefined ? {} : { deltaSeries }),
+  };
 }
 
 /** The compression a format implies when the sender named none. */

@@ -106,6 +106,8 @@ describe('remote write 2.0 out of phoenix to capture sinks', () => {
     );
 
     const expected = afterRw1Trip(resolveRw2Request(golden.build()));
+    // Start (created) timestamps come out as sent, through the 1.0 pipeline and queue.
+    expect(expected.filter((series) => series.createdTimestamp !== 0n)).toHaveLength(2);
     expect(contentTypes(rw2Sink.requests)).toEqual([RW2_CONTENT_TYPE, RW2_CONTENT_TYPE]);
     for (const request of rw2Sink.requests) {
       expect(request.headers['x-prometheus-remote-write-version']).toBe('2.0.0');
