@@ -4,7 +4,6 @@ import { ExperimentService } from '../../proto/gen/phoenix/v1/experiment_pb.js';
 import { PipelineService } from '../../proto/gen/phoenix/v1/pipeline_pb.js';
 import { controlPlaneTransport } from '../control/control-plane-client.js';
 import { readTokenFile } from '../control/index.js';
-import { defaultNamespace, resolveKubeConfig, startOperator } from '../kube/index.js';
 import { logEvent } from '../server/log.js';
 import { DEFAULT_CONTROL_PLANE_URL } from './control-client-flags.js';
 import { EXIT_OK, reportUsageError } from './exit-codes.js';
@@ -72,13 +71,16 @@ export async function runOperatorCommand(args: string[], io: CommandIo): Promise
     io.stdout(usage());
     return EXIT_OK;
   }
+  // Loaded only for this command: the Kubernetes client is tens of MiB of heap that every
+  // other command (a proxy above all) would otherwise carry.
+  const kube = await import('../kube/index.js');
   let setup: Awaited<ReturnType<typeof resolveSetup>>;
   try {
-    setup = await resolveSetup(values);
+    setup = await resolveSetup(values, kube);
   } catch (error) {
     return usageError(io, (error as Error).message);
   }
-  const operator = startOperator({
+  const operator = kube.startOperator({
     kubeConfig: setup.kubeConfig,
     namespace: setup.namespace,
     pipelines: setup.pipelines,
@@ -102,7 +104,10 @@ function parseFlags(args: string[]) {
   return parseArgs({ args, options: FLAGS, strict: true, allowPositionals: false }).values;
 }
 
-async function resolveSetup(values: ReturnType<typeof parseFlags>) {
+async function resolveSetup(
+  values: ReturnType<typeof parseFlags>,
+  kube: typeof import('../kube/index.js'),
+) {
   const resyncIntervalMs = parseDuration('--resync', values.resync);
   if (resyncIntervalMs < 1000) {
     throw new FlagValueError(`--resync ${values.resync} must be at least 1s`);
@@ -114,7 +119,7 @@ async function resolveSetup(values: ReturnType<typeof parseFlags>) {
     values['kube-token-file'] === undefined
       ? undefined
       : await readTokenFile(values['kube-token-file']);
-  const kubeConfig = resolveKubeConfig({
+  const kubeConfig = kube.resolveKubeConfig({
     ...(values.kubeconfig === undefined ? {} : { kubeconfigPath: values.kubeconfig }),
     ...(values['kube-api-url'] === undefined ? {} : { apiUrl: values['kube-api-url'] }),
     ...(kubeToken === undefined ? {} : { bearerToken: kubeToken }),
@@ -126,7 +131,7 @@ async function resolveSetup(values: ReturnType<typeof parseFlags>) {
   const transport = controlPlaneTransport(controlPlaneUrl, token === '' ? undefined : token);
   return {
     kubeConfig,
-    namespace: values.namespace ?? defaultNamespace(),
+    namespace: values.namespace ?? kube.defaultNamespace(),
     pipelines: createClient(PipelineService, transport),
     experiments: createClient(ExperimentService, transport),
     resyncIntervalMs,

@@ -3,9 +3,7 @@
  * `ProxyOptions.aggregationTier` carries them, and the member source they select.
  */
 import { hostname } from 'node:os';
-import { KubeConfig } from '@kubernetes/client-node';
 import { DnsMemberSource } from '../membership/dns-source.js';
-import { EndpointSliceMemberSource } from '../membership/endpointslice-source.js';
 import type { Member, MemberSource } from '../membership/members.js';
 import { StaticMemberSource } from '../membership/static-source.js';
 import { logEvent } from '../server/log.js';
@@ -79,6 +77,12 @@ export async function createMemberSource(tier: AggregationTierOptions): Promise<
       onError: (message) => logEvent('warn', 'tier_members_lookup_failed', { message }),
     });
   }
+  // Loaded only here: the Kubernetes client is tens of MiB of heap that a proxy without
+  // Kubernetes discovery would otherwise carry for its whole life.
+  const [{ KubeConfig }, { EndpointSliceMemberSource }] = await Promise.all([
+    import('@kubernetes/client-node'),
+    import('../membership/endpointslice-source.js'),
+  ]);
   const kubeConfig = new KubeConfig();
   // In a pod: the service account; elsewhere: $KUBECONFIG or ~/.kube/config.
   kubeConfig.loadFromDefault();
