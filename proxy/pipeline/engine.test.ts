@@ -628,6 +628,42 @@ describe('intern table bound', () => {
 describe('series cache', () => {
   const input = encodeRequest(writeRequest(richRequestSeries(10)));
 
+  test('past its byte bound the cache keeps every result right, pass after pass', async () => {
+    const engine = await engineWith([dropPod]);
+    // 30 labels sharing one 40-byte value: about 1.6 KB of label bytes per series, so
+    // 60 000 series pass the cache's 64 MiB bound while the intern table stays small. The
+    // cache then holds the first series and serves them while the rest are relabeled anew.
+    const shared = 'v'.repeat(40);
+    const padding = Object.fromEntries(
+      Array.from({ length: 30 }, (_, k) => [`a${String(k).padStart(2, '0')}`, shared]),
+    );
+    const requests = Array.from({ length: 6 }, (_, request) =>
+      encodeRequest(
+        writeRequest(
+          Array.from({ length: 10_000 }, (_, i) =>
+            seriesWith(
+              sortedLabels({ __name__: 'full', id: `${request}-${i}`, pod: `p${i}`, ...padding }),
+            ),
+          ),
+        ),
+      ),
+    );
+    for (let pass = 0; pass < 3; pass++) {
+      requests.forEach((body, request) => {
+        const result = engine.processRemoteWrite(body, { snappyIn: false, snappyOut: false });
+        expect(result.stats.internResets).toBe(0);
+        const output = decodeRequest(result.output).timeseries;
+        expect(output).toHaveLength(10_000);
+        output.forEach((series, i) => {
+          const labels = labelRecord(series);
+          expect(labels['pod']).toBeUndefined();
+          expect(labels['id']).toBe(`${request}-${i}`);
+          expect(labels['a29']).toBe(shared);
+        });
+      });
+    }
+  }, 60_000);
+
   test('a new program does not reuse outcomes cached under the previous one', async () => {
     const engine = await engineWith([dropPod]);
     const first = decodeRequest(

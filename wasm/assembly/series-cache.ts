@@ -3,7 +3,10 @@
 // hit skips validation (the bytes were validated when they were stored), interning and
 // every rule, and costs one hash and one compare of the label bytes.
 // Entries hold intern ids, so the cache is reset whenever the intern table is, and when a
-// program or the limits change. It also resets itself (alone) past its own byte bound.
+// program or the limits change. Past its own byte bound it stops storing and keeps what it
+// has; it empties itself (alone) only once misses outnumber hits, so a working set somewhat
+// larger than the bound still hits on the part that fits instead of being refilled and
+// emptied over and over (senders repeat their series in the same order every interval).
 
 import { newRegion } from './buffers';
 import { bytesEqual, hashBytes } from './hash';
@@ -34,8 +37,11 @@ let arenaUsed: usize = 0;
 let mask: u32 = 0;
 let generation: u32 = 1;
 let members: u32 = 0;
-/** Set when an entry did not fit: the cache empties itself before the next request. */
+/** Set when an entry did not fit: from then on nothing is stored until the next reset. */
 let full = false;
+/** Lookups since the cache filled up (or since the last window of them), hit and missed. */
+let fullHits: u32 = 0;
+let fullMisses: u32 = 0;
 
 /** Fields of the entry found by the last successful {@link seriesCacheLookup}. */
 export let cachedOutcome: u32 = 0;
@@ -79,11 +85,22 @@ export function seriesCacheReset(): void {
   members = 0;
   arenaUsed = 0;
   full = false;
+  fullHits = 0;
+  fullMisses = 0;
 }
 
-/** True when the cache has passed its byte bound. */
+/**
+ * True when the cache is full and no longer pays: over the last window of lookups (as many
+ * as it holds entries) it missed more often than it hit, e.g. because the series it holds
+ * went away. A window in which it hit more starts the next window.
+ */
 export function seriesCacheOverBound(): bool {
-  return full;
+  if (!full) return false;
+  if (fullHits + fullMisses < members) return false;
+  if (fullMisses > fullHits) return true;
+  fullHits = 0;
+  fullMisses = 0;
+  return false;
 }
 
 /** Looks up the label bytes [key, key + keyLen); on a hit sets the cached* fields. */
@@ -92,7 +109,10 @@ export function seriesCacheLookup(key: usize, keyLen: u32, hash: u32): bool {
   let i = hash & mask;
   while (true) {
     let slot = table.ptr + <usize>i * SLOT_BYTES;
-    if (load<u32>(slot) !== generation) return false;
+    if (load<u32>(slot) !== generation) {
+      if (full) fullMisses++;
+      return false;
+    }
     if (load<u32>(slot, 4) === hash) {
       let entry = <usize>load<u32>(slot, 8);
       let base = arena.ptr + entry;
@@ -105,6 +125,7 @@ export function seriesCacheLookup(key: usize, keyLen: u32, hash: u32): bool {
         cachedOutcome = load<u32>(base, ENTRY_OUTCOME);
         cachedPairCount = load<u32>(base, ENTRY_PAIR_COUNT);
         cachedHitCount = load<u32>(base, ENTRY_HIT_COUNT);
+        if (full) fullHits++;
         return true;
       }
     }
