@@ -11,14 +11,14 @@
  * fields (metadata) go to every shard: they are small and each upstream needs them.
  */
 
-const FNV_OFFSET = 0x811c9dc5;
+export const FNV_OFFSET = 0x811c9dc5;
 const FNV_PRIME = 0x01000193;
 /** Separators hashed between a label's name and value, and after the value. */
 const NAME_END = 0xff;
 const VALUE_END = 0xfe;
 
 /** FNV-1a over `bytes[start, end)`, continuing from `hash`. */
-function fnv1a(bytes: Uint8Array, start: number, end: number, hash: number): number {
+export function fnv1a(bytes: Uint8Array, start: number, end: number, hash: number): number {
   let state = hash;
   for (let index = start; index < end; index++) {
     state = Math.imul(state ^ bytes[index]!, FNV_PRIME);
@@ -27,7 +27,7 @@ function fnv1a(bytes: Uint8Array, start: number, end: number, hash: number): num
 }
 
 /** murmur3's finaliser: spreads every input bit over the whole word. */
-function mix32(value: number): number {
+export function mix32(value: number): number {
   let state = value;
   state = Math.imul(state ^ (state >>> 16), 0x85ebca6b);
   state = Math.imul(state ^ (state >>> 13), 0xc2b2ae35);

@@ -4,27 +4,7 @@
  * handing groups off from the group's record; both see the same bytes (the rule index
  * and the group's encoded output label sets), so both pick the same owner.
  */
-import { rendezvousPick, upstreamHash } from '../delivery/shard.js';
-
-const FNV_OFFSET = 0x811c9dc5;
-const FNV_PRIME = 0x01000193;
-
-/** FNV-1a over `bytes`, continuing from `hash`. */
-export function fnv1a(bytes: Uint8Array, hash = FNV_OFFSET): number {
-  let state = hash;
-  for (let index = 0; index < bytes.length; index++) {
-    state = Math.imul(state ^ bytes[index]!, FNV_PRIME);
-  }
-  return state >>> 0;
-}
-
-/** murmur3's finaliser: spreads every input bit over the whole word. */
-function mix32(value: number): number {
-  let state = value;
-  state = Math.imul(state ^ (state >>> 16), 0x85ebca6b);
-  state = Math.imul(state ^ (state >>> 13), 0xc2b2ae35);
-  return (state ^ (state >>> 16)) >>> 0;
-}
+import { FNV_OFFSET, fnv1a, mix32, rendezvousPick, upstreamHash } from '../delivery/shard.js';
 
 /**
  * Routing key of the group of rule `rule` whose output label sets are `blobs` (per output,
@@ -34,7 +14,7 @@ function mix32(value: number): number {
 export function groupRoutingKey(rule: number, blobs: Uint8Array): number {
   const ruleBytes = new Uint8Array(4);
   new DataView(ruleBytes.buffer).setUint32(0, rule, true);
-  return mix32(fnv1a(blobs, fnv1a(ruleBytes)));
+  return mix32(fnv1a(blobs, 0, blobs.length, fnv1a(ruleBytes, 0, 4, FNV_OFFSET)));
 }
 
 /** Rendezvous candidates: the member names and their hashes, in a fixed order. */
