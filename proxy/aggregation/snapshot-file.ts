@@ -5,8 +5,9 @@
  * meaningful for the rules that built it.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { writeFileAtomic } from '../delivery/atomic-file.js';
 import type { AggregationRule } from '../pipeline/aggregation-config.js';
 
 const MAGIC = Buffer.from('PHXAGG01', 'latin1');
@@ -45,17 +46,10 @@ export async function writeSnapshotFile(
   rules: readonly AggregationRule[],
   state: Uint8Array,
 ): Promise<void> {
-  const target = snapshotPath(dataDir);
-  await mkdir(path.dirname(target), { recursive: true });
-  const temporary = `${target}.tmp`;
-  const file = await open(temporary, 'w');
-  try {
-    await file.writeFile(Buffer.concat([MAGIC, rulesFingerprint(rules), state]));
-    await file.sync();
-  } finally {
-    await file.close();
-  }
-  await rename(temporary, target);
+  await writeFileAtomic(
+    snapshotPath(dataDir),
+    Buffer.concat([MAGIC, rulesFingerprint(rules), state]),
+  );
 }
 
 /** Why a snapshot was not used, or the state bytes when it can be. */

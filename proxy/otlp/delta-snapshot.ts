@@ -3,8 +3,9 @@
  * a temporary file, fsynced and renamed, so a crash leaves the old snapshot or the new
  * one, never half of one.
  */
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { writeFileAtomic } from '../delivery/atomic-file.js';
 import type { DeltaSnapshot } from './delta-accumulator.js';
 
 const FORMAT = 'phoenix-otlp-delta/1';
@@ -14,17 +15,10 @@ export function deltaSnapshotPath(dataDir: string): string {
 }
 
 export async function writeDeltaSnapshot(dataDir: string, entries: DeltaSnapshot): Promise<void> {
-  const target = deltaSnapshotPath(dataDir);
-  await mkdir(path.dirname(target), { recursive: true });
-  const temporary = `${target}.tmp`;
-  const file = await open(temporary, 'w');
-  try {
-    await file.writeFile(JSON.stringify({ format: FORMAT, series: entries }));
-    await file.sync();
-  } finally {
-    await file.close();
-  }
-  await rename(temporary, target);
+  await writeFileAtomic(
+    deltaSnapshotPath(dataDir),
+    JSON.stringify({ format: FORMAT, series: entries }),
+  );
 }
 
 /** The entries of a usable snapshot, or why there is none. */
