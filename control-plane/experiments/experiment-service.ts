@@ -13,31 +13,10 @@ import { principalKey } from '../auth/auth-interceptor.js';
 import { connectErrors } from '../services/connect-errors.js';
 import { validateConfigText } from '../services/pipeline-service.js';
 import type { ExperimentEngine } from './experiment-engine.js';
-import { ExperimentStoreError } from './experiment-store.js';
 import type { QueryChecker } from './query-checker.js';
-
-const STORE_CODES = {
-  not_found: Code.NotFound,
-  already_exists: Code.AlreadyExists,
-  phase_conflict: Code.FailedPrecondition,
-} as const;
 
 function actor(context: HandlerContext): string {
   return context.values.get(principalKey).name;
-}
-
-/** Like `connectErrors`, knowing the experiment store's refusals too. */
-async function experimentErrors<T>(body: () => Promise<T>): Promise<T> {
-  return connectErrors(async () => {
-    try {
-      return await body();
-    } catch (error) {
-      if (error instanceof ExperimentStoreError) {
-        throw new ConnectError(error.message, STORE_CODES[error.kind]);
-      }
-      throw error;
-    }
-  });
 }
 
 export function experimentServiceImpl(
@@ -46,7 +25,7 @@ export function experimentServiceImpl(
 ): ServiceImpl<typeof ExperimentService> {
   return {
     createExperiment: (request, context) =>
-      experimentErrors(async () => ({
+      connectErrors(async () => ({
         experiment: await engine.create(
           request.spec ?? create(ExperimentSpecSchema),
           request.start,
@@ -54,26 +33,26 @@ export function experimentServiceImpl(
         ),
       })),
     startExperiment: (request, context) =>
-      experimentErrors(async () => ({
+      connectErrors(async () => ({
         experiment: await engine.start(request.name, actor(context)),
       })),
     getExperiment: (request) =>
-      experimentErrors(async () => ({ experiment: await engine.get(request.name) })),
-    listExperiments: () => experimentErrors(async () => ({ experiments: await engine.list() })),
+      connectErrors(async () => ({ experiment: await engine.get(request.name) })),
+    listExperiments: () => connectErrors(async () => ({ experiments: await engine.list() })),
     promoteExperiment: (request, context) =>
-      experimentErrors(async () => ({
+      connectErrors(async () => ({
         experiment: await engine.promote(request.name, actor(context), request.reason),
       })),
     rollbackExperiment: (request, context) =>
-      experimentErrors(async () => ({
+      connectErrors(async () => ({
         experiment: await engine.rollback(request.name, actor(context), request.reason),
       })),
     stopExperiment: (request, context) =>
-      experimentErrors(async () => ({
+      connectErrors(async () => ({
         experiment: await engine.stop(request.name, actor(context), request.reason),
       })),
     checkQueries: (request) =>
-      experimentErrors(async () => {
+      connectErrors(async () => {
         validateConfigText(request.configYaml);
         return { queries: queries.checkStatic(request.configYaml, request.queries) };
       }),

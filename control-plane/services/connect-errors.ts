@@ -6,12 +6,15 @@ import { create } from '@bufbuild/protobuf';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { ConfigIssueSchema } from '../../proto/gen/phoenix/v1/pipeline_pb.js';
 import { ConfigError } from '../../proxy/pipeline/config-error.js';
+import { ExperimentStoreError } from '../experiments/experiment-store.js';
 import { PipelineStoreError } from '../store/pipeline-store.js';
 
 const STORE_CODES = {
   not_found: Code.NotFound,
   already_exists: Code.AlreadyExists,
   version_conflict: Code.Aborted,
+  // Another decision (a person's or a guardrail's) moved the experiment first.
+  phase_conflict: Code.FailedPrecondition,
 } as const;
 
 /**
@@ -34,7 +37,7 @@ export function toConnectError(error: unknown): ConnectError {
       },
     ]);
   }
-  if (error instanceof PipelineStoreError) {
+  if (error instanceof PipelineStoreError || error instanceof ExperimentStoreError) {
     return new ConnectError(error.message, STORE_CODES[error.kind]);
   }
   return ConnectError.from(error, Code.Internal);
