@@ -152,7 +152,8 @@ function varintSize(value: number): number {
   return size;
 }
 
-function pushVarint(out: number[], value: number): void {
+/** Appends the protobuf varint of `value` to `out`. */
+export function pushVarint(out: number[], value: number): void {
   while (value >= 0x80) {
     out.push((value & 0x7f) | 0x80);
     value = Math.floor(value / 128);

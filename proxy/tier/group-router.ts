@@ -12,6 +12,7 @@
  */
 import {
   type InputRelabel,
+  pushVarint,
   TIER_RULE_LABEL,
   writeClassification,
 } from '../aggregation/classify.js';
@@ -179,7 +180,8 @@ function markedSeries(series: Uint8Array, rule: number): Uint8Array {
     offset = end;
   }
   const payloadLength = series.length + field.length;
-  const header = [0x0a, ...varintBytes(payloadLength)];
+  const header = [0x0a];
+  pushVarint(header, payloadLength);
   const out = new Uint8Array(header.length + payloadLength);
   out.set(header, 0);
   out.set(series.subarray(0, insertAt), header.length);
@@ -272,16 +274,5 @@ function concat(chunks: readonly Uint8Array[]): Uint8Array {
     out.set(chunk, position);
     position += chunk.length;
   }
-  return out;
-}
-
-function varintBytes(value: number): number[] {
-  const out: number[] = [];
-  let rest = value;
-  while (rest >= 0x80) {
-    out.push((rest & 0x7f) | 0x80);
-    rest = Math.floor(rest / 128);
-  }
-  out.push(rest);
   return out;
 }
