@@ -470,7 +470,8 @@ describe('dashboard', () => {
       ]);
       expect(latest.pipeline?.version).toBe(4);
       expect(latest.pipeline?.configYaml).toBe(second.pipeline?.configYaml);
-      expect(await adminPage.locator('table.history tbody tr').count()).toBe(4);
+      // React may paint the table a frame after the status; poll rather than read once.
+      await expect.poll(() => adminPage.locator('table.history tbody tr').count()).toBe(4);
     },
     TEST_TIMEOUT_MS,
   );

@@ -123,13 +123,13 @@ export function PipelineDetail({ name }: { readonly name: string }) {
         message,
         ...(pipeline === undefined ? {} : { expectedVersion: pipeline.version }),
       });
+      setMessage('');
+      await load();
       setNotice(
         updated.pipeline?.version === pipeline?.version
           ? 'No change: the config is identical to the current version.'
           : `Applied as version ${updated.pipeline?.version}.`,
       );
-      setMessage('');
-      await load();
     } catch (error) {
       setIssues(configIssues(error));
       setActionError(error);
@@ -159,10 +159,11 @@ export function PipelineDetail({ name }: { readonly name: string }) {
         toVersion,
         ...(pipeline === undefined ? {} : { expectedVersion: pipeline.version }),
       });
+      // Reload first, so the notice appears together with the history that shows it.
+      await load();
       setNotice(
         `Rolled back: version ${result.pipeline?.version} has the config of version ${toVersion}.`,
       );
-      await load();
     } catch (error) {
       setActionError(error);
     }
