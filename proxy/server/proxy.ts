@@ -29,6 +29,7 @@ import type {
   WorkerSetup,
   WorkerTask,
 } from './worker-protocol.js';
+import { YoungGenerationSweeper } from './young-generation.js';
 
 /** A proxy that is listening; `close()` shuts it down gracefully. */
 export interface RunningProxy {
@@ -231,6 +232,7 @@ export async function startProxy(input: ProxyOptionsInput): Promise<RunningProxy
   });
   const inFlight = new InFlightRequests();
   const trafficSample = new TrafficSample();
+  const youngGeneration = new YoungGenerationSweeper();
   let accepting = true;
   const ingestContext: IngestContext = {
     maxRequestBytes: options.maxRequestBytes,
@@ -239,7 +241,9 @@ export async function startProxy(input: ProxyOptionsInput): Promise<RunningProxy
     errorLog: new ThrottledLog(),
     process: async (body, format, encoding) => {
       trafficSample.offer(body, format, encoding);
+      youngGeneration.note(body.byteLength);
       const response = await runPipeline(body, format, encoding);
+      if (response.ok) youngGeneration.note(response.payload.byteLength);
       if (!response.ok || response.deltaSeries === undefined) return response;
       // OTLP delta points: their one owner turns them into cumulative series, which then
       // run through the pipeline like any request; the sender's answer waits for both
