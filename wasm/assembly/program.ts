@@ -2,7 +2,15 @@
 // whose strings are intern ids. A program is validated completely before anything is
 // replaced, so a malformed one leaves the previous program active.
 
-import { ACTION_UPPERCASE, PROGRAM_MAGIC, RULE_FLAG_LITERAL } from './abi';
+import {
+  ACTION_DROP,
+  ACTION_DROPEQUAL,
+  ACTION_KEEP,
+  ACTION_KEEPEQUAL,
+  ACTION_UPPERCASE,
+  PROGRAM_MAGIC,
+  RULE_FLAG_LITERAL,
+} from './abi';
 import { newRegion } from './buffers';
 import { cacheReset } from './eval-cache';
 import { intern, internClear, internPinAll, stringLen, stringPtr } from './intern';
@@ -32,6 +40,11 @@ const ruleHits = newRegion();
 /** True once a program was loaded successfully. */
 export let programLoaded: bool = false;
 export let ruleCount: u32 = 0;
+/**
+ * False when every rule only keeps or drops series (keep, drop, keepequal, dropequal):
+ * then no output series differs from its input, and none can collide with another.
+ */
+export let programMutates: bool = false;
 
 export function programBufferPtr(len: u32): usize {
   return programBytes.ensure(max<usize>(len, 16), 0);
@@ -140,6 +153,18 @@ export function loadProgram(len: u32): bool {
   walk(len, true);
   setEmptyStringId(intern(programBytes.ptr, 0));
   internPinAll();
+  programMutates = false;
+  for (let i: u32 = 0; i < ruleCount; i++) {
+    let action = load<u32>(rulePtr(i), RULE_ACTION);
+    if (
+      action !== ACTION_KEEP &&
+      action !== ACTION_DROP &&
+      action !== ACTION_KEEPEQUAL &&
+      action !== ACTION_DROPEQUAL
+    ) {
+      programMutates = true;
+    }
+  }
   programLoaded = true;
   return true;
 }

@@ -15,7 +15,7 @@ import {
   originalCount,
   originalPairs,
 } from './labels';
-import { ruleHitsPtr } from './program';
+import { programMutates, ruleHitsPtr } from './program';
 import {
   lenFieldSize,
   readFailed,
@@ -252,7 +252,8 @@ export function processSeries(
   samplesOut += samples;
   exemplarsOut += exemplars;
   histogramsOut += histograms;
-  if (relabel) {
+  // Only a rule that changes labels can make two output series one; keep and drop cannot.
+  if (relabel && programMutates) {
     let first = seriesSetAdd(pairs, pairCount);
     if (lastWasCollision) seriesCollisions++;
     store<u32>(record, first, REC_FIRST_PAIR);
