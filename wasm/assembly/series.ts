@@ -132,6 +132,29 @@ export function processSeries(
   seekRead(start);
   while (readPos < end) {
     let fieldStart = readPos;
+    // Fast path: a label (tag 0x0a) or sample (0x12) field shorter than 128 bytes, which
+    // is nearly every field of real traffic: tag and length are one byte each.
+    if (fieldStart + 2 <= end) {
+      let fastTag = load<u8>(fieldStart);
+      let fastLen = <usize>load<u8>(fieldStart, 1);
+      let fastEnd = fieldStart + 2 + fastLen;
+      if (fastLen < 0x80 && fastEnd <= end) {
+        if (fastTag === 0x0a) {
+          if (labelsStart === 0) labelsStart = fieldStart;
+          else if (fieldStart !== labelsEnd) labelsContiguous = false;
+          labelsEnd = fastEnd;
+          labelFieldBytes += fastEnd - fieldStart;
+          if (split) splitAddLabelField(fieldStart, fastEnd - fieldStart);
+          seekRead(fastEnd);
+          continue;
+        }
+        if (fastTag === 0x12) {
+          samples++;
+          seekRead(fastEnd);
+          continue;
+        }
+      }
+    }
     let tag = readVarint(end);
     let field = tag >> 3;
     let wireType = <u32>(tag & 7);
