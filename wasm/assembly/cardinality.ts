@@ -495,16 +495,16 @@ function hashScratchEncoded(): u32 {
 
 /**
  * Observes one series of the request being processed: its input labels (the Label fields
- * of the payload [start, end), whose bytes hash to `keyHash` when `hashed`, as the series
- * cache computes it) and, unless it was dropped, its output labels — the same when
+ * of the payload [start, end), which are the contiguous `labelsLen` bytes at `labelsStart`
+ * unless that is 0) and, unless it was dropped, its output labels — the same when
  * `changed` is false, else the `pairCount` interned pairs at `pairs`. `cacheEntry` is the
  * series' entry in the series cache, or 0 when it has none.
  */
 export function cardinalityObserve(
   start: usize,
   end: usize,
-  keyHash: u32,
-  hashed: bool,
+  labelsStart: usize,
+  labelsLen: u32,
   cacheEntry: usize,
   samples: u32,
   dropped: bool,
@@ -518,7 +518,7 @@ export function cardinalityObserve(
     if (counted !== NO_SLOT) countSamples(CARDINALITY_VIEW_OUTPUT, counted, samples);
     return;
   }
-  let key = hashed ? keyHash : hashScatteredLabels(start, end);
+  let key = labelsStart !== 0 ? hashBytes(labelsStart, labelsLen) : hashScatteredLabels(start, end);
   scratchFromWire(start, end);
   let inputSlot = trackScratch(CARDINALITY_VIEW_INPUT, widenHash(key), samples);
   let outputSlot = NO_SLOT;

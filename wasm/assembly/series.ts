@@ -203,7 +203,7 @@ export function processSeries(
   let cached = false;
   if (cacheable) {
     keyHash = seriesKeyHash(labelsStart, keyLen);
-    cached = seriesCacheLookup(labelsStart, keyLen, keyHash);
+    cached = seriesCacheLookup(keyLen, keyHash);
   }
   if (cached) {
     outcome = cachedOutcome;
@@ -234,16 +234,7 @@ export function processSeries(
     }
     if (cacheable) {
       let hitCount = relabel ? seriesHitCount : 0;
-      seriesCacheStore(
-        labelsStart,
-        keyLen,
-        keyHash,
-        outcome,
-        pairs,
-        pairCount,
-        seriesHitsPtr(),
-        hitCount,
-      );
+      seriesCacheStore(keyLen, keyHash, outcome, pairs, pairCount, seriesHitsPtr(), hitCount);
     }
   }
   seriesIn++;
@@ -256,8 +247,8 @@ export function processSeries(
     cardinalityObserve(
       start,
       end,
-      keyHash,
-      cacheable,
+      cacheable ? labelsStart : 0,
+      keyLen,
       cacheable ? seriesCacheEntry : 0,
       samples + histograms,
       outcome === OUTCOME_DROPPED,
