@@ -26,6 +26,7 @@ import type {
   WorkerSetup,
   WorkerTask,
 } from './worker-protocol.js';
+import { YoungGenerationSweeper } from './young-generation.js';
 
 const setup = workerData as WorkerSetup;
 const EMPTY_PIPELINE: PipelineConfig = { relabelConfigs: [] };
@@ -94,6 +95,9 @@ async function nextCandidateArm(
     maxLabelsPerSeries: setup.maxLabelsPerSeries,
   });
 }
+// Bodies arrive transferred and outputs leave transferred; their memory is only freed
+// when this thread's heap is collected, which its little JavaScript rarely causes.
+const youngGeneration = new YoungGenerationSweeper();
 const converter = new BodyConverter({
   maxDecompressedBytes: setup.maxDecompressedBytes,
   otlpKeepNames: setup.otlpKeepNames ?? false,
@@ -116,7 +120,10 @@ export default async function runTask(
   const catchingUp = pipelineUpdates.reach(task.pipelineGeneration ?? 0);
   if (catchingUp !== undefined) await catchingUp;
   cardinalityWindows?.rotate();
-  return processBody(task);
+  youngGeneration.note(task.body.byteLength);
+  const response = await processBody(task);
+  if (response.ok && !response.unchanged) youngGeneration.note(response.payload.byteLength);
+  return response;
 }
 
 async function processBody(task: ProcessTask): Promise<ProcessResponse> {

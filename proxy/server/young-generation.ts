@@ -16,49 +16,85 @@
  * a fraction of a ms (docs/benchmarks.md, "The ingest thread's garbage collector").
  * V8 has no API for a scavenge, so the `gc` function of the `--expose-gc` extension is
  * taken from a fresh context; the flag only adds that function to new contexts.
+ *
+ * Buffers that outlive two scavenges (a slow request, a record waiting for a slow
+ * upstream) move to the old generation, and with full GCs now rare their memory would stay
+ * allocated until V8's external-memory limit (64 MiB above the last full GC) forces one.
+ * So once a scavenge leaves external memory {@link FULL_GC_EXTERNAL_BYTES} above what the
+ * last full GC left (WebAssembly memories count as external memory too, hence the
+ * difference), the sweeper runs a full GC itself.
  */
 
-import { setFlagsFromString } from 'node:v8';
+import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
 /** Buffer bytes through the ingest thread between two scavenges. */
 export const SCAVENGE_EVERY_BYTES = 4 * 1024 * 1024;
+/** Growth of external memory since the last full GC that calls for another one. */
+export const FULL_GC_EXTERNAL_BYTES = 32 * 1024 * 1024;
 
-type GcFunction = (options: { type: 'minor'; execution: 'sync' }) => void;
+type GcFunction = (options?: { type: 'minor'; execution: 'sync' }) => void;
 
-let scavengeFunction: GcFunction | undefined;
+/** What the sweeper runs: V8's collectors, or a test's stand-ins. */
+export interface Collector {
+  scavenge(): void;
+  fullGc(): void;
+  /** Bytes of ArrayBuffer backing stores V8 accounts for now. */
+  externalBytes(): number;
+}
 
-function scavenger(): GcFunction {
-  if (scavengeFunction === undefined) {
+const v8Collector: Collector = {
+  scavenge: () => gcFunction()({ type: 'minor', execution: 'sync' }),
+  // Without options: Node 20's V8 runs a minor GC for `{ type: 'major' }`.
+  fullGc: () => gcFunction()(),
+  externalBytes: () => getHeapStatistics().external_memory,
+};
+
+let exposedGc: GcFunction | undefined;
+
+function gcFunction(): GcFunction {
+  if (exposedGc === undefined) {
     setFlagsFromString('--expose-gc');
-    scavengeFunction = runInNewContext('gc') as GcFunction;
+    exposedGc = runInNewContext('gc') as GcFunction;
   }
-  return scavengeFunction;
+  return exposedGc;
 }
 
 /** Counts the buffer bytes the ingest thread takes in and scavenges after every few MB. */
 export class YoungGenerationSweeper {
   readonly #everyBytes: number;
-  readonly #scavenge: () => void;
+  readonly #fullGcExternalBytes: number;
+  readonly #collector: Collector;
   #sinceScavenge = 0;
   #scavenges = 0;
+  #fullGcs = 0;
+  /** External memory after the last full GC (or when counting began). */
+  #externalBaseline: number | undefined;
 
   /**
    * @param everyBytes buffer bytes between two scavenges
-   * @param scavenge what runs a scavenge (V8's minor GC unless a test passes its own)
+   * @param fullGcExternalBytes growth of external memory since the last full GC that calls
+   *   for another
+   * @param collector V8's collectors unless a test passes its own
    */
-  constructor(everyBytes = SCAVENGE_EVERY_BYTES, scavenge?: () => void) {
+  constructor(
+    everyBytes = SCAVENGE_EVERY_BYTES,
+    fullGcExternalBytes = FULL_GC_EXTERNAL_BYTES,
+    collector: Collector = v8Collector,
+  ) {
     this.#everyBytes = everyBytes;
-    this.#scavenge =
-      scavenge ??
-      (() => {
-        scavenger()({ type: 'minor', execution: 'sync' });
-      });
+    this.#fullGcExternalBytes = fullGcExternalBytes;
+    this.#collector = collector;
   }
 
   /** Scavenges run so far. */
   get scavenges(): number {
     return this.#scavenges;
+  }
+
+  /** Full GCs run so far. */
+  get fullGcs(): number {
+    return this.#fullGcs;
   }
 
   /** Records `bytes` of buffers allocated on (or transferred to) this thread. */
@@ -67,6 +103,16 @@ export class YoungGenerationSweeper {
     if (this.#sinceScavenge < this.#everyBytes) return;
     this.#sinceScavenge = 0;
     this.#scavenges++;
-    this.#scavenge();
+    this.#collector.scavenge();
+    const external = this.#collector.externalBytes();
+    this.#externalBaseline ??= external;
+    if (external - this.#externalBaseline > this.#fullGcExternalBytes) {
+      this.#fullGcs++;
+      this.#collector.fullGc();
+      this.#externalBaseline = this.#collector.externalBytes();
+    } else if (external < this.#externalBaseline) {
+      // Memory freed since (a WebAssembly instance dropped, buffers swept): measure from here.
+      this.#externalBaseline = external;
+    }
   }
 }
