@@ -4,6 +4,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { AggregationRule } from '../pipeline/aggregation-config.js';
+import { noteThreadBuffers } from '../server/young-generation.js';
 import type { AggregationStats } from './aggregation-engine.js';
 import type { AggregatorSetup, FromAggregator, ToAggregator } from './aggregator-protocol.js';
 
@@ -105,6 +106,7 @@ export async function startAggregationThread(
     },
     ingest(payload) {
       const copy = payload.slice();
+      noteThreadBuffers(copy.byteLength);
       send({ kind: 'ingest', body: copy }, [copy.buffer]);
     },
     close() {

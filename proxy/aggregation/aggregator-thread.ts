@@ -4,6 +4,7 @@
  * or which of them processed a request (docs/aggregation.md explains the choice).
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { noteThreadBuffers } from '../server/young-generation.js';
 import { Aggregator } from './aggregator.js';
 import type { AggregatorSetup, FromAggregator, ToAggregator } from './aggregator-protocol.js';
 
@@ -30,6 +31,7 @@ try {
   const statsTimer = setInterval(postStats, STATS_INTERVAL_MS);
   port.on('message', (message: ToAggregator) => {
     if (message.kind === 'ingest') {
+      noteThreadBuffers(message.body.byteLength);
       aggregator.ingest(message.body);
     } else if (message.kind === 'handoff-export') {
       let parts: Array<readonly [string, Uint8Array]> = [];

@@ -29,7 +29,7 @@ import type {
   WorkerSetup,
   WorkerTask,
 } from './worker-protocol.js';
-import { YoungGenerationSweeper } from './young-generation.js';
+import { noteThreadBuffers } from './young-generation.js';
 
 /** A proxy that is listening; `close()` shuts it down gracefully. */
 export interface RunningProxy {
@@ -232,7 +232,6 @@ export async function startProxy(input: ProxyOptionsInput): Promise<RunningProxy
   });
   const inFlight = new InFlightRequests();
   const trafficSample = new TrafficSample();
-  const youngGeneration = new YoungGenerationSweeper();
   let accepting = true;
   const ingestContext: IngestContext = {
     maxRequestBytes: options.maxRequestBytes,
@@ -241,9 +240,9 @@ export async function startProxy(input: ProxyOptionsInput): Promise<RunningProxy
     errorLog: new ThrottledLog(),
     process: async (body, format, encoding) => {
       trafficSample.offer(body, format, encoding);
-      youngGeneration.note(body.byteLength);
+      noteThreadBuffers(body.byteLength);
       const response = await runPipeline(body, format, encoding);
-      if (response.ok) youngGeneration.note(response.payload.byteLength);
+      if (response.ok) noteThreadBuffers(response.payload.byteLength);
       if (!response.ok || response.deltaSeries === undefined) return response;
       // OTLP delta points: their one owner turns them into cumulative series, which then
       // run through the pipeline like any request; the sender's answer waits for both

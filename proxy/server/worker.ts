@@ -26,7 +26,7 @@ import type {
   WorkerSetup,
   WorkerTask,
 } from './worker-protocol.js';
-import { YoungGenerationSweeper } from './young-generation.js';
+import { noteThreadBuffers } from './young-generation.js';
 
 const setup = workerData as WorkerSetup;
 const EMPTY_PIPELINE: PipelineConfig = { relabelConfigs: [] };
@@ -95,9 +95,6 @@ async function nextCandidateArm(
     maxLabelsPerSeries: setup.maxLabelsPerSeries,
   });
 }
-// Bodies arrive transferred and outputs leave transferred; their memory is only freed
-// when this thread's heap is collected, which its little JavaScript rarely causes.
-const youngGeneration = new YoungGenerationSweeper();
 const converter = new BodyConverter({
   maxDecompressedBytes: setup.maxDecompressedBytes,
   otlpKeepNames: setup.otlpKeepNames ?? false,
@@ -120,9 +117,11 @@ export default async function runTask(
   const catchingUp = pipelineUpdates.reach(task.pipelineGeneration ?? 0);
   if (catchingUp !== undefined) await catchingUp;
   cardinalityWindows?.rotate();
-  youngGeneration.note(task.body.byteLength);
+  // Bodies arrive transferred and outputs leave transferred; their memory is only freed
+  // when this thread's heap is collected, which its little JavaScript rarely causes.
+  noteThreadBuffers(task.body.byteLength);
   const response = await processBody(task);
-  if (response.ok && !response.unchanged) youngGeneration.note(response.payload.byteLength);
+  if (response.ok && !response.unchanged) noteThreadBuffers(response.payload.byteLength);
   return response;
 }
 

@@ -1,5 +1,7 @@
 /**
- * Keeps the ingest thread's V8 heap from running a full mark-compact every ~100 ms.
+ * Keeps the V8 heaps of the threads that move request buffers (the ingest thread, the
+ * pipeline workers, the aggregation thread) from holding dead buffers, and the ingest
+ * thread from running a full mark-compact every ~100 ms.
  *
  * The ingest thread's JavaScript heap is small (about 20 MB live), but every request moves
  * two or three ArrayBuffers through it: the body, the worker's output (transferred in)
@@ -9,11 +11,14 @@
  * JavaScript allocation happens every few hundred ms. So tens of MB of dead buffers pile up
  * between scavenges and V8 starts incremental marking of the whole heap again and again:
  * in a 10 s run at 1.1 M samples/s, 75–85 mark-compacts of an 18 MB heap, with V8's
- * helper threads marking concurrently, about a fifth of the process's CPU.
+ * helper threads marking concurrently, about a fifth of the process's CPU. A pipeline
+ * worker allocates even less JavaScript, so the bodies transferred to it (allocated by
+ * the ingest thread's malloc) stayed allocated until its rare GC: about 70 MiB of the
+ * process's peak RSS at 200k series.
  *
  * A scavenge after every few MB of such buffers frees them while they are still young:
  * 25 mark-compacts in the same run and 20 % less CPU per sample, for a scavenge that costs
- * a fraction of a ms (docs/benchmarks.md, "The ingest thread's garbage collector").
+ * a fraction of a ms (docs/benchmarks.md, "Garbage collection of request buffers").
  * V8 has no API for a scavenge, so the `gc` function of the `--expose-gc` extension is
  * taken from a fresh context; the flag only adds that function to new contexts.
  *
@@ -115,4 +120,16 @@ export class YoungGenerationSweeper {
       this.#externalBaseline = external;
     }
   }
+}
+
+/** This thread's sweeper (module state is per thread: every worker has its own). */
+let threadSweeper: YoungGenerationSweeper | undefined;
+
+/**
+ * Records `bytes` of buffers allocated on, or transferred to, the calling thread: its
+ * sweeper scavenges after every {@link SCAVENGE_EVERY_BYTES} of them.
+ */
+export function noteThreadBuffers(bytes: number): void {
+  threadSweeper ??= new YoungGenerationSweeper();
+  threadSweeper.note(bytes);
 }
