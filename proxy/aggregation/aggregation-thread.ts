@@ -24,6 +24,10 @@ export interface AggregationThreadOptions {
 export interface AggregationThread {
   /** Aggregates a copy of `payload` (the caller keeps the original). */
   ingest(payload: Uint8Array): void;
+  /** Bytes handed to {@link ingest} that the thread has not aggregated yet. */
+  readonly backlogBytes: number;
+  /** Resolves once the backlog is at most `bytes` (at once when it is). */
+  drainedTo(bytes: number): Promise<void>;
   /** Final flush and snapshot, then the thread ends. Safe to call more than once. */
   close(): Promise<void>;
   /** Two-tier: removes the groups other members own now; their state per new owner. */
@@ -47,6 +51,18 @@ export async function startAggregationThread(
   let resolveClosed: (() => void) | undefined;
   let nextRequestId = 0;
   const handoffReplies = new Map<number, (message: FromAggregator) => void>();
+  /** Bytes sent with `ingest` and not yet acknowledged as aggregated. */
+  let backlog = 0;
+  let drainWaiters: Array<{ bytes: number; resolve: () => void }> = [];
+  const releaseDrainWaiters = (): void => {
+    if (drainWaiters.length === 0) return;
+    const waiting = drainWaiters;
+    drainWaiters = [];
+    for (const waiter of waiting) {
+      if (backlog <= waiter.bytes) waiter.resolve();
+      else drainWaiters.push(waiter);
+    }
+  };
   await new Promise<void>((resolve, reject) => {
     worker.on('message', (message: FromAggregator) => {
       switch (message.kind) {
@@ -64,6 +80,10 @@ export async function startAggregationThread(
           break;
         case 'stats':
           options.onStats?.(message.stats, message.refusedRequests);
+          break;
+        case 'ingested':
+          backlog -= message.bytes;
+          releaseDrainWaiters();
           break;
         case 'closed':
           resolveClosed?.();
@@ -104,12 +124,22 @@ export async function startAggregationThread(
       if (reply.error !== undefined) throw new Error(reply.error);
       return reply.groups;
     },
+    get backlogBytes() {
+      return backlog;
+    },
+    drainedTo(bytes) {
+      if (backlog <= bytes || closed !== undefined) return Promise.resolve();
+      return new Promise((resolve) => drainWaiters.push({ bytes, resolve }));
+    },
     ingest(payload) {
       const copy = payload.slice();
       noteThreadBuffers(copy.byteLength);
+      backlog += copy.byteLength;
       send({ kind: 'ingest', body: copy }, [copy.buffer]);
     },
     close() {
+      // Nobody waits for a backlog a closing thread will not report on.
+      for (const waiter of drainWaiters.splice(0)) waiter.resolve();
       closed ??= (async () => {
         await new Promise<void>((resolve) => {
           resolveClosed = resolve;

@@ -33,6 +33,8 @@ export type FromAggregator =
   | { readonly kind: 'failed'; readonly message: string }
   /** One flush's output, to forward like any other request. */
   | { readonly kind: 'output'; readonly payload: Uint8Array }
+  /** An `ingest` message's body was aggregated (or refused): its bytes leave the backlog. */
+  | { readonly kind: 'ingested'; readonly bytes: number }
   | {
       readonly kind: 'event';
       readonly level: 'info' | 'warn' | 'error';

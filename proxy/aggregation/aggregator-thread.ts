@@ -33,6 +33,7 @@ try {
     if (message.kind === 'ingest') {
       noteThreadBuffers(message.body.byteLength);
       aggregator.ingest(message.body);
+      post({ kind: 'ingested', bytes: message.body.byteLength });
     } else if (message.kind === 'handoff-export') {
       let parts: Array<readonly [string, Uint8Array]> = [];
       try {

@@ -15,9 +15,20 @@ import type { ProcessResponse } from '../server/worker-protocol.js';
 import { type AggregationStatsReporter, aggregationMetrics } from './aggregation-metrics.js';
 import { type AggregationThread, startAggregationThread } from './aggregation-thread.js';
 
+/**
+ * Most bytes of requests handed to the aggregation thread and not aggregated yet. Past it,
+ * {@link StartedAggregation.observe} waits until the thread caught up, so the sender's
+ * answer waits too: a thread slower than the ingest slows the senders down (as a slow
+ * upstream does) instead of queueing without bound in memory.
+ */
+export const AGGREGATION_BACKLOG_BYTES = 16 * 1024 * 1024;
+
 export interface StartedAggregation {
-  /** Passes a copy of a successful response's payload on; returns the response. */
-  observe(response: ProcessResponse): ProcessResponse;
+  /**
+   * Passes a copy of a successful response's payload on; returns the response, once the
+   * thread's backlog is within {@link AGGREGATION_BACKLOG_BYTES}.
+   */
+  observe(response: ProcessResponse): ProcessResponse | Promise<ProcessResponse>;
   /** Aggregates a snappy remote-write 1.0 payload (a copy is taken). */
   ingest(payload: Uint8Array): void;
   /** Switches to other rules (see above); resolves once the new thread runs. */
@@ -37,6 +48,8 @@ export interface AggregationSetup {
   readonly reporters?: () => AggregationStatsReporter;
   /** Log events carry this, to tell an experiment's aggregation from the proxy's own. */
   readonly scope?: string;
+  /** Default {@link AGGREGATION_BACKLOG_BYTES}. */
+  readonly maxBacklogBytes?: number;
 }
 
 /** Starts the proxy's aggregation (no thread while there are no rules). */
@@ -48,6 +61,7 @@ export async function startAggregation(
     setup.reporters ?? (registry === undefined ? undefined : aggregationMetrics(registry));
   const pending = new Set<Promise<unknown>>();
   const fields = setup.scope === undefined ? {} : { scope: setup.scope };
+  const maxBacklogBytes = setup.maxBacklogBytes ?? AGGREGATION_BACKLOG_BYTES;
 
   const start = async (
     next: readonly AggregationRule[],
@@ -93,8 +107,11 @@ export async function startAggregation(
 
   return {
     observe(response) {
-      if (response.ok) ingest(response.aggregationInput ?? response.payload);
-      return response;
+      if (!response.ok) return response;
+      ingest(response.aggregationInput ?? response.payload);
+      const running = thread;
+      if (running === undefined || running.backlogBytes <= maxBacklogBytes) return response;
+      return running.drainedTo(maxBacklogBytes).then(() => response);
     },
     ingest,
     replace(next) {
