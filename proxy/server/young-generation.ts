@@ -33,7 +33,7 @@
 import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
-/** Buffer bytes through the ingest thread between two scavenges. */
+/** Buffer bytes through a thread between two of its scavenges. */
 export const SCAVENGE_EVERY_BYTES = 4 * 1024 * 1024;
 /** Growth of external memory since the last full GC that calls for another one. */
 export const FULL_GC_EXTERNAL_BYTES = 32 * 1024 * 1024;
@@ -65,7 +65,7 @@ function gcFunction(): GcFunction {
   return exposedGc;
 }
 
-/** Counts the buffer bytes the ingest thread takes in and scavenges after every few MB. */
+/** Counts the buffer bytes a thread takes in and scavenges after every few MB of them. */
 export class YoungGenerationSweeper {
   readonly #everyBytes: number;
   readonly #fullGcExternalBytes: number;
