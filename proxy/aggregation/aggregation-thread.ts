@@ -53,13 +53,14 @@ export async function startAggregationThread(
   const handoffReplies = new Map<number, (message: FromAggregator) => void>();
   /** Bytes sent with `ingest` and not yet acknowledged as aggregated. */
   let backlog = 0;
+  let exited = false;
   let drainWaiters: Array<{ bytes: number; resolve: () => void }> = [];
   const releaseDrainWaiters = (): void => {
     if (drainWaiters.length === 0) return;
     const waiting = drainWaiters;
     drainWaiters = [];
     for (const waiter of waiting) {
-      if (backlog <= waiter.bytes) waiter.resolve();
+      if (exited || backlog <= waiter.bytes) waiter.resolve();
       else drainWaiters.push(waiter);
     }
   };
@@ -98,9 +99,16 @@ export async function startAggregationThread(
     worker.on('error', (error) => {
       options.onEvent('error', 'aggregation_thread_error', { message: error.message });
       reject(error);
+      exited = true;
+      releaseDrainWaiters();
       resolveClosed?.();
     });
-    worker.on('exit', () => resolveClosed?.());
+    worker.on('exit', () => {
+      // A thread that is gone aggregates nothing more: nobody may wait for its backlog.
+      exited = true;
+      releaseDrainWaiters();
+      resolveClosed?.();
+    });
   });
   const send = (message: ToAggregator, transfer: ArrayBuffer[] = []): void => {
     worker.postMessage(message, transfer);
@@ -128,7 +136,7 @@ export async function startAggregationThread(
       return backlog;
     },
     drainedTo(bytes) {
-      if (backlog <= bytes || closed !== undefined) return Promise.resolve();
+      if (backlog <= bytes || closed !== undefined || exited) return Promise.resolve();
       return new Promise((resolve) => drainWaiters.push({ bytes, resolve }));
     },
     ingest(payload) {
