@@ -5,8 +5,8 @@
 // An entry is identified by the length and a 128-bit fingerprint of the label bytes
 // (hash.ts), not a copy of them: that keeps an entry at about a third of the size, so the
 // cache of each worker holds 100k series in about 14 MiB instead of 43 MiB. Two different
-// label sets of one cache meet with a probability of about n²/2^129 for n series (10^-26
-// at a million), far below the 64-bit identity the aggregation state already relies on.
+// label sets of one cache meet with a probability of about n²/2^129 for n series (about
+// 10^-27 at a million), far below the 64-bit identity the aggregation state relies on.
 // Entries hold intern ids, so the cache is reset whenever the intern table is, and when a
 // program or the limits change. Past its own byte bound it stops storing and keeps what it
 // has; it empties itself (alone) only once misses outnumber hits, so a working set somewhat
