@@ -1,6 +1,8 @@
 // Byte hashing and comparison for interning and series identity. Reads 8 bytes at a time;
 // WebAssembly allows unaligned loads.
 
+import { hash64Finish } from './hll';
+
 // biome-ignore lint/correctness/noPrecisionLoss: a u64 in AssemblyScript, exact
 const SEED: u64 = 0x9e3779b97f4a7c15;
 // biome-ignore lint/correctness/noPrecisionLoss: a u64 in AssemblyScript, exact
@@ -127,18 +129,8 @@ export function fingerprintBytes(ptr: usize, len: usize): u64 {
     a1 ^= a1 >> 32;
     b1 ^= b1 >> 29;
   }
-  fingerprintHigh = avalanche64(b0 ^ avalanche64(b1));
-  return avalanche64(a0 ^ avalanche64(a1));
-}
-
-/** MurmurHash3's 64-bit finaliser: every input bit flips each output bit with p ≈ 1/2. */
-function avalanche64(h: u64): u64 {
-  h ^= h >> 33;
-  h *= MUL_A;
-  h ^= h >> 33;
-  h *= MUL_B;
-  h ^= h >> 33;
-  return h;
+  fingerprintHigh = hash64Finish(b0 ^ hash64Finish(b1));
+  return hash64Finish(a0 ^ hash64Finish(a1));
 }
 
 /** Avalanches a running hash into 32 bits. */
