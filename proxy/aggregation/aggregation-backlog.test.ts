@@ -33,15 +33,20 @@ function response(pods: number): ProcessResponse {
   };
 }
 
+/** The proxy's aggregation with a real thread and the given backlog bound. */
+function startWithBound(maxBacklogBytes: number) {
+  return startAggregation({
+    rules: RULES,
+    dataDir: undefined,
+    maxDecompressedBytes: 1 << 20,
+    forward: async () => undefined,
+    maxBacklogBytes,
+  });
+}
+
 describe('the aggregation backlog', () => {
   it('holds the answer while the thread is behind, and lets it go once it caught up', async () => {
-    const aggregation = await startAggregation({
-      rules: RULES,
-      dataDir: undefined,
-      maxDecompressedBytes: 1 << 20,
-      forward: async () => undefined,
-      maxBacklogBytes: 0,
-    });
+    const aggregation = await startWithBound(0);
     try {
       const first = response(50);
       const held = aggregation.observe(first);
@@ -53,13 +58,7 @@ describe('the aggregation backlog', () => {
   });
 
   it('answers at once while the backlog is within its bound', async () => {
-    const aggregation = await startAggregation({
-      rules: RULES,
-      dataDir: undefined,
-      maxDecompressedBytes: 1 << 20,
-      forward: async () => undefined,
-      maxBacklogBytes: 1 << 20,
-    });
+    const aggregation = await startWithBound(1 << 20);
     try {
       const one = response(50);
       expect(aggregation.observe(one)).toBe(one);
