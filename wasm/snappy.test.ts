@@ -1,5 +1,6 @@
 import { compressSync, uncompressSync } from 'snappy';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { seededRandom } from '../test/helpers/seeded-random.js';
 import { instantiateAssemblyScript } from './test/compile.js';
 
 interface SnappyModule {
@@ -85,18 +86,6 @@ function napiDecompress(block: Uint8Array): Buffer | null {
   } catch {
     return null;
   }
-}
-
-/** mulberry32: a seeded generator, so a failing fuzz case can be replayed. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function randomBytes(length: number, random: () => number): Uint8Array {

@@ -1,6 +1,7 @@
 import { create } from '@bufbuild/protobuf';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SampleSchema, type TimeSeries } from '../../proto/gen/prometheus/types_pb.js';
+import { seededRandom as random } from '../../test/helpers/seeded-random.js';
 import { parseAggregationRules } from '../pipeline/aggregation-config.js';
 import { compilePipeline } from '../pipeline/compile.js';
 import { PipelineEngine } from '../pipeline/engine.js';
@@ -95,18 +96,6 @@ const RELABEL = compilePipeline(
     'relabel.yaml',
   ),
 );
-
-/** Small deterministic PRNG (mulberry32) so failures reproduce from the seed. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Step {
   /** Requests of this step, each a list of input series (labels include `scratch`). */

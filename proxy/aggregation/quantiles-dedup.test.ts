@@ -1,6 +1,7 @@
 import { create } from '@bufbuild/protobuf';
 import { describe, expect, it } from 'vitest';
 import { SampleSchema } from '../../proto/gen/prometheus/types_pb.js';
+import { seededRandom as random } from '../../test/helpers/seeded-random.js';
 import { parseAggregationRules } from '../pipeline/aggregation-config.js';
 import {
   decodeRequest,
@@ -15,18 +16,6 @@ import { outputKey } from './reference-aggregator.js';
 const START_MS = 1_700_000_000_000;
 /** Samples a group keeps per window for quantiles (the module's QUANTILE_RESERVOIR). */
 const RESERVOIR = 512;
-
-/** Small deterministic PRNG (mulberry32) so failures reproduce from the seed. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Sample {
   readonly labels: Record<string, string>;

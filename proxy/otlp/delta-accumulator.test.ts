@@ -10,6 +10,7 @@ import {
   MetricSchema,
 } from '../../proto/gen/opentelemetry/proto/metrics/v1/metrics_pb.js';
 import { WriteRequestSchema } from '../../proto/gen/prometheus/remote_pb.js';
+import { seededRandom as random } from '../../test/helpers/seeded-random.js';
 import { DeltaAccumulator } from './delta-accumulator.js';
 import { OtlpConverter } from './otlp-converter.js';
 
@@ -19,18 +20,6 @@ const attr = (key: string, value: string) => ({
   key,
   value: { value: { case: 'stringValue' as const, value } },
 });
-
-/** A small deterministic generator, so a failure can be replayed. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 function exportRequest(metrics: Metric[]): ExportMetricsServiceRequest {
   return create(ExportMetricsServiceRequestSchema, {
