@@ -5,8 +5,7 @@
  */
 import type { AggregationRule } from '../pipeline/aggregation-config.js';
 import { selectorMatches } from '../pipeline/selector.js';
-
-const encoder = new TextEncoder();
+import { ProtoWriter } from '../wire/proto-writer.js';
 
 /**
  * Label a gateway of the two-tier layout adds to each copy of a series it routes to an
@@ -62,7 +61,7 @@ export function decodeSeriesLabels(payload: Uint8Array): Map<string, string> {
         const labelTag = reader.varint();
         if ((labelTag & 7) === 2) {
           const len = reader.length();
-          const text = decoder.decode(payload.subarray(reader.pos, reader.pos + len));
+          const text = decodeText(payload, reader.pos, reader.pos + len);
           if (labelTag >>> 3 === 1) name = text;
           else if (labelTag >>> 3 === 2) value = text;
           reader.pos += len;
@@ -77,6 +76,22 @@ export function decodeSeriesLabels(payload: Uint8Array): Map<string, string> {
     }
   }
   return labels;
+}
+
+/** Label names and most values are short ASCII: build those without a native call. */
+const SHORT_TEXT_BYTES = 48;
+
+function decodeText(bytes: Uint8Array, start: number, end: number): string {
+  if (end - start <= SHORT_TEXT_BYTES) {
+    let text = '';
+    for (let i = start; i < end; i++) {
+      const byte = bytes[i]!;
+      if (byte >= 0x80) return decoder.decode(bytes.subarray(start, end));
+      text += String.fromCharCode(byte);
+    }
+    return text;
+  }
+  return decoder.decode(bytes.subarray(start, end));
 }
 
 class WireReader {
@@ -117,39 +132,25 @@ class WireReader {
   }
 }
 
-/** Encodes sorted label fields (`Label` messages as field 1 of a TimeSeries). */
-export function encodeLabelFields(labels: ReadonlyMap<string, string>): Uint8Array {
+/** Reused by every classification: label names and values are written without a copy. */
+const labelWriter = new ProtoWriter();
+
+/** Writes sorted label fields (`Label` messages as field 1 of a TimeSeries) to `writer`. */
+function writeLabelFields(writer: ProtoWriter, labels: ReadonlyMap<string, string>): void {
   const names = [...labels.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  const parts: number[] = [];
   for (const name of names) {
-    const nameBytes = encoder.encode(name);
-    const valueBytes = encoder.encode(labels.get(name) ?? '');
-    const inner =
-      1 +
-      varintSize(nameBytes.length) +
-      nameBytes.length +
-      1 +
-      varintSize(valueBytes.length) +
-      valueBytes.length;
-    parts.push(0x0a);
-    pushVarint(parts, inner);
-    parts.push(0x0a);
-    pushVarint(parts, nameBytes.length);
-    for (const byte of nameBytes) parts.push(byte);
-    parts.push(0x12);
-    pushVarint(parts, valueBytes.length);
-    for (const byte of valueBytes) parts.push(byte);
+    const mark = writer.beginMessage(1);
+    writer.stringField(1, name);
+    writer.stringField(2, labels.get(name) ?? '');
+    writer.endMessage(mark);
   }
-  return Uint8Array.from(parts);
 }
 
-function varintSize(value: number): number {
-  let size = 1;
-  while (value >= 0x80) {
-    value = Math.floor(value / 128);
-    size++;
-  }
-  return size;
+/** Encodes sorted label fields (`Label` messages as field 1 of a TimeSeries). */
+export function encodeLabelFields(labels: ReadonlyMap<string, string>): Uint8Array {
+  labelWriter.reset();
+  writeLabelFields(labelWriter, labels);
+  return labelWriter.copy();
 }
 
 /** Appends the protobuf varint of `value` to `out`. */
@@ -196,24 +197,33 @@ export function writeClassification(
     if (relabeled === null) continue;
     const metric = relabeled.get('__name__') ?? '';
     const group = groupLabels(rule, relabeled);
-    const blobs = rule.outputs.flatMap((output) => {
-      group.set('__name__', outputMetricName(rule, metric, output));
-      if (output !== 'quantiles') return [encodeLabelFields(group)];
-      // One output series per φ, told apart by the `quantile` label as in vmagent.
-      return (rule.quantiles ?? []).map((phi) =>
-        encodeLabelFields(new Map([...group, ['quantile', quantileLabel(phi)]])),
-      );
-    });
-    const blobBytes = blobs.reduce((sum, blob) => sum + 4 + blob.length, 0);
-    if (pos + 8 + blobBytes > out.length) return -2;
-    view.setUint32(pos, index, true);
-    view.setUint32(pos + 4, blobBytes, true);
+    const header = pos;
     pos += 8;
-    for (const blob of blobs) {
+    /** Appends one output's blob: its length, then its label fields. */
+    const writeBlob = (labels: ReadonlyMap<string, string>): boolean => {
+      labelWriter.reset();
+      writeLabelFields(labelWriter, labels);
+      const blob = labelWriter.view();
+      if (pos + 4 + blob.length > out.length) return false;
       view.setUint32(pos, blob.length, true);
       out.set(blob, pos + 4);
       pos += 4 + blob.length;
+      return true;
+    };
+    if (header + 8 > out.length) return -2;
+    for (const output of rule.outputs) {
+      group.set('__name__', outputMetricName(rule, metric, output));
+      if (output !== 'quantiles') {
+        if (!writeBlob(group)) return -2;
+        continue;
+      }
+      // One output series per φ, told apart by the `quantile` label as in vmagent.
+      for (const phi of rule.quantiles ?? []) {
+        if (!writeBlob(new Map([...group, ['quantile', quantileLabel(phi)]]))) return -2;
+      }
     }
+    view.setUint32(header, index, true);
+    view.setUint32(header + 4, pos - header - 8, true);
     matchCount++;
   }
   view.setUint32(0, matchCount, true);
