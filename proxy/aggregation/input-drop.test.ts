@@ -1,5 +1,7 @@
 import { compressSync, uncompressSync } from 'snappy';
 import { describe, expect, it } from 'vitest';
+import type { PipelineConfig } from '../pipeline/config.js';
+import { PipelineEngine } from '../pipeline/engine.js';
 import { parsePipelineConfig } from '../pipeline/load.js';
 import {
   decodeRequest,
@@ -9,7 +11,7 @@ import {
   sortedLabels,
   writeRequest,
 } from '../pipeline/remote-write-fixtures.js';
-import { InputDropper, quoteRe2, withInputDropped } from './input-drop.js';
+import { compileWithInputDrop, quoteRe2, withForwardOutput } from './input-drop.js';
 
 interface Answer {
   unchanged: boolean;
@@ -47,7 +49,19 @@ function names(payload: Uint8Array): string[] {
   ).timeseries.map((series) => `${labelRecord(series).__name__}/${labelRecord(series).job}`);
 }
 
-describe('InputDropper', () => {
+/** One pass of a worker's engine over `input`, answered as the worker answers. */
+async function runWorkerEngine(pipeline: PipelineConfig, input: Uint8Array) {
+  const engine = await PipelineEngine.load(LIMITS);
+  engine.use(compileWithInputDrop(pipeline));
+  const result = engine.processRemoteWrite(input);
+  const answer = withForwardOutput<Answer>(
+    { unchanged: result.unchanged, payload: result.unchanged ? input : result.output },
+    result.forward,
+  );
+  return { ...answer, result, engine };
+}
+
+describe('aggregated input left out of the forward output', () => {
   const cases: { match: string; forwarded: string[] }[] = [
     {
       match: '{__name__=~"http_.*",job="api"}',
@@ -63,12 +77,8 @@ describe('InputDropper', () => {
   ];
   for (const { match, forwarded } of cases) {
     it(`keep_input: false with ${match} forwards ${forwarded.join(', ') || 'nothing'}`, async () => {
-      const dropper = await InputDropper.create(config(match, false), LIMITS);
       const input = body();
-      const { response, transfer } = withInputDropped<Answer>(dropper, {
-        unchanged: true,
-        payload: input,
-      });
+      const { response, transfer } = await runWorkerEngine(config(match, false), input);
       expect(names(response.payload)).toEqual(forwarded);
       expect(response.aggregationInput).toBe(input);
       expect(response.unchanged).toBe(false);
@@ -101,9 +111,8 @@ describe('InputDropper', () => {
         }),
         'phoenix.yaml',
       );
-      const dropper = await InputDropper.create(pipeline, LIMITS);
       const input = body();
-      const { response } = withInputDropped<Answer>(dropper, { unchanged: true, payload: input });
+      const { response } = await runWorkerEngine(pipeline, input);
       expect(names(response.payload)).toEqual(forwarded);
       // The mark used to select the kept series is not forwarded.
       const decoded = decodeRequest(
@@ -138,11 +147,49 @@ describe('InputDropper', () => {
   });
 
   it('leaves the payload alone with keep_input: true', async () => {
-    const dropper = await InputDropper.create(config('up', true), LIMITS);
     const input = body();
-    const { response } = withInputDropped<Answer>(dropper, { unchanged: true, payload: input });
+    const { response, result } = await runWorkerEngine(config('up', true), input);
     expect(response.payload).toBe(input);
+    expect(result.forward).toBeUndefined();
     expect(response.aggregationInput).toBeUndefined();
+  });
+
+  it('aggregates what the relabel rules give and forwards that without the selected series', async () => {
+    const pipeline = parsePipelineConfig(
+      JSON.stringify({
+        relabel_configs: [
+          { action: 'labeldrop', regex: 'pod' },
+          { action: 'drop', source_labels: ['__name__'], regex: 'a\\.b' },
+        ],
+        aggregations: [{ match: 'http_requests_total', interval: '1m', outputs: ['total'] }],
+      }),
+      'phoenix.yaml',
+    );
+    const input = body();
+    const { response, result, engine } = await runWorkerEngine(pipeline, input);
+    const decode = (payload: Uint8Array) =>
+      decodeRequest(new Uint8Array(uncompressSync(Buffer.from(payload)) as Buffer)).timeseries.map(
+        (series) => labelRecord(series),
+      );
+    // The rule that drops a.b drops it from both outputs; the labeldrop applies to both.
+    expect(decode(response.aggregationInput!)).toEqual([
+      { __name__: 'http_requests_total', job: 'api' },
+      { __name__: 'http_requests_total', job: 'web' },
+      { __name__: 'http_errors_total', job: 'api' },
+      { __name__: 'up', job: 'api' },
+    ]);
+    expect(decode(response.payload)).toEqual([
+      { __name__: 'http_errors_total', job: 'api' },
+      { __name__: 'up', job: 'api' },
+    ]);
+    // Stats and rule hits describe the pipeline's own rules and output.
+    expect(result.ruleHits).toEqual(Uint32Array.from([3, 1]));
+    expect(result.stats.seriesOut).toBe(4);
+    expect(result.stats.seriesDropped).toBe(1);
+    // The same answer from cached outcomes.
+    const again = engine.processRemoteWrite(input);
+    expect(decode(again.forward!)).toEqual(decode(response.payload));
+    expect(decode(again.output)).toEqual(decode(response.aggregationInput!));
   });
 
   it('refuses a negative matcher when input is dropped', () => {

@@ -1,14 +1,15 @@
 /**
  * `keep_input: false`: the raw series an aggregation rule selects are not forwarded. A
- * pipeline worker runs its rules as usual (that output is what gets aggregated), then a
- * second WebAssembly engine drops the selected series from what is forwarded. Each
- * selector becomes one relabel `drop` rule over the matchers' labels joined with a NUL
- * separator, so the regex work stays in the relabel engine's per-string cache.
+ * pipeline worker's engine runs the pipeline's rules (their output is what gets
+ * aggregated) and then these drop rules as forward-only rules, which keep the selected
+ * series out of what is forwarded, in the same pass. Each selector becomes one relabel
+ * `drop` rule over the matchers' labels joined with a NUL separator, so the regex work
+ * stays in the relabel engine's per-string cache.
  */
 import type { AggregationRule } from '../pipeline/aggregation-config.js';
 import { compilePipeline } from '../pipeline/compile.js';
 import type { PipelineConfig, RelabelRule } from '../pipeline/config.js';
-import { PipelineEngine } from '../pipeline/engine.js';
+import type { CompiledPipeline } from '../pipeline/contracts.js';
 import type { SeriesSelector } from '../pipeline/selector.js';
 
 /** Label values cannot hold NUL in practice, so matchers joined by it cannot blur. */
@@ -46,6 +47,10 @@ export const KEEP_MARK_LABEL = '__phoenix_keep_input';
  * `drop_input` on any rule, only series that a `keep_input: true` rule selects survive:
  * each such selector marks its series with {@link KEEP_MARK_LABEL}, a `keep` rule keeps
  * the marked ones, and the mark is removed.
+ *
+ * The engine keeps a series these rules drop in its main output with the labels it has
+ * when dropped, so they must never drop a series they changed: the mark is only set on
+ * series the `keep` rule keeps.
  */
 export function inputDropRules(rules: readonly AggregationRule[]): RelabelRule[] {
   if (!rules.some((rule) => rule.dropInput === true)) {
@@ -81,44 +86,13 @@ export function inputDropRules(rules: readonly AggregationRule[]): RelabelRule[]
   ];
 }
 
-/** The second engine of a worker; `apply` is a no-op when no rule drops its input. */
-export class InputDropper {
-  #engine: PipelineEngine | undefined;
-  readonly #limits: { maxDecompressedBytes: number; maxLabelsPerSeries: number };
-
-  private constructor(limits: { maxDecompressedBytes: number; maxLabelsPerSeries: number }) {
-    this.#limits = limits;
-  }
-
-  static async create(
-    pipeline: PipelineConfig | undefined,
-    limits: { maxDecompressedBytes: number; maxLabelsPerSeries: number },
-  ): Promise<InputDropper> {
-    const dropper = new InputDropper(limits);
-    await dropper.use(pipeline);
-    return dropper;
-  }
-
-  /** Switches to the drop rules of `pipeline` (hot reload). */
-  async use(pipeline: PipelineConfig | undefined): Promise<void> {
-    const rules = inputDropRules(pipeline?.aggregations ?? []);
-    if (rules.length === 0) {
-      this.#engine = undefined;
-      return;
-    }
-    this.#engine ??= await PipelineEngine.load(this.#limits);
-    this.#engine.use(compilePipeline({ relabelConfigs: rules }));
-  }
-
-  /**
-   * The payload to forward for `payload` (snappy remote write 1.0, a pipeline's output):
-   * `undefined` when nothing is dropped, so the caller forwards `payload` itself.
-   */
-  apply(payload: Uint8Array): Uint8Array | undefined {
-    if (this.#engine === undefined) return undefined;
-    const result = this.#engine.processRemoteWrite(payload);
-    return result.unchanged ? undefined : result.output;
-  }
+/**
+ * `pipeline` compiled for a worker's engine: its relabel rules, then the rules that
+ * remove aggregated input as forward-only rules, so one pass over a request gives both
+ * what is aggregated (the main output) and what is forwarded.
+ */
+export function compileWithInputDrop(pipeline: PipelineConfig): CompiledPipeline {
+  return compilePipeline(pipeline, inputDropRules(pipeline.aggregations ?? []));
 }
 
 /** A successful worker answer, with the bytes it carries. */
@@ -129,25 +103,25 @@ interface ForwardableResponse {
 }
 
 /**
- * Applies `dropper` to a worker's successful answer: the forwarded payload loses the
- * selected series and the full output rides along as `aggregationInput`. Returns the
- * answer and the buffers to transfer.
+ * A worker's successful answer whose engine left aggregated input out of `forward` (the
+ * result's forward output): `forward` is sent on and the full payload rides along as
+ * `aggregationInput`. Without `forward` the answer stays as it is. Returns the answer and
+ * the buffers to transfer.
  */
-export function withInputDropped<T extends ForwardableResponse>(
-  dropper: InputDropper,
+export function withForwardOutput<T extends ForwardableResponse>(
   response: T,
+  forward: Uint8Array | undefined,
 ): { response: T; transfer: ArrayBuffer[] } {
-  const forwarded = dropper.apply(response.payload);
-  if (forwarded === undefined) {
+  if (forward === undefined) {
     return { response, transfer: [response.payload.buffer as ArrayBuffer] };
   }
   return {
     response: {
       ...response,
       unchanged: false,
-      payload: forwarded,
+      payload: forward,
       aggregationInput: response.payload,
     },
-    transfer: [forwarded.buffer as ArrayBuffer, response.payload.buffer as ArrayBuffer],
+    transfer: [forward.buffer as ArrayBuffer, response.payload.buffer as ArrayBuffer],
   };
 }

@@ -1,12 +1,12 @@
 /**
  * The candidate arm of an experiment inside a pipeline worker: its own WebAssembly engine
  * with the candidate pipeline (and, in split mode, the candidate's share of the series),
- * plus the candidate's own removal of aggregated input. It runs on the same request bytes
+ * whose forward-only rules remove the candidate's aggregated input. It runs on the same request bytes
  * as the baseline engine of the worker, right after it.
  */
 import { threadId } from 'node:worker_threads';
 import { compress } from 'snappyjs';
-import { InputDropper, withInputDropped } from '../aggregation/input-drop.js';
+import { compileWithInputDrop, withForwardOutput } from '../aggregation/input-drop.js';
 import { compilePipeline } from '../pipeline/compile.js';
 import { CARDINALITY_VIEW_INPUT, PipelineEngine } from '../pipeline/engine.js';
 import type { ArmOutput, ArmSketchSet, WorkerExperiment } from '../server/worker-protocol.js';
@@ -47,31 +47,23 @@ interface Meters {
 export class CandidateArm {
   readonly experiment: WorkerExperiment;
   readonly engine: PipelineEngine;
-  readonly #dropper: InputDropper;
   readonly #meters: Meters;
   #sketchesSentMs = 0;
 
-  private constructor(
-    experiment: WorkerExperiment,
-    engine: PipelineEngine,
-    dropper: InputDropper,
-    meters: Meters,
-  ) {
+  private constructor(experiment: WorkerExperiment, engine: PipelineEngine, meters: Meters) {
     this.experiment = experiment;
     this.engine = engine;
-    this.#dropper = dropper;
     this.#meters = meters;
   }
 
   /** Builds the arm; throws (a `ConfigError` or `PipelineError`) when the candidate cannot run. */
   static async create(experiment: WorkerExperiment, limits: EngineLimits): Promise<CandidateArm> {
-    const compiled = compilePipeline(experiment.candidate);
+    const compiled = compileWithInputDrop(experiment.candidate);
     const engine = await PipelineEngine.load(limits);
     engine.use(compiled);
     engine.configureCardinality(ARM_MAX_METRICS);
     const split = experiment.mode === 'split';
     if (split) engine.split({ keep: 'candidate', fraction: experiment.fraction });
-    const dropper = await InputDropper.create(experiment.candidate, limits);
     const meters: Meters = {
       candidateOutput: await meterEngine(limits),
       baselineOutput: await meterEngine(limits),
@@ -79,7 +71,7 @@ export class CandidateArm {
         ? await meterEngine(limits, { keep: 'baseline', fraction: experiment.fraction })
         : undefined,
     };
-    return new CandidateArm(experiment, engine, dropper, meters);
+    return new CandidateArm(experiment, engine, meters);
   }
 
   /**
@@ -133,7 +125,7 @@ export class CandidateArm {
       unchanged: result.unchanged,
       payload,
     };
-    const dropped = withInputDropped(this.#dropper, arm);
+    const dropped = withForwardOutput(arm, result.forward);
     const pipelineNs = Number(process.hrtime.bigint() - startedNs);
     this.#meters.candidateOutput.processRemoteWrite(dropped.response.payload, { snappyOut: false });
     return {

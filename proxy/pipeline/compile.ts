@@ -89,13 +89,21 @@ export function isValidLabelName(name: string): boolean {
   return LABEL_NAME.test(name);
 }
 
-/** Compiles `config`; every regex in it must be valid (the loader has checked that). */
-export function compilePipeline(config: PipelineConfig): CompiledPipeline {
-  const rules = config.relabelConfigs;
+/**
+ * Compiles `config`; every regex in it must be valid (the loader has checked that).
+ * `forwardRules` run after its rules and only decide what is forwarded: the engine keeps
+ * the series they drop in its main output (see {@link CompiledPipeline.forwardRuleCount}).
+ */
+export function compilePipeline(
+  config: PipelineConfig,
+  forwardRules: readonly RelabelRule[] = [],
+): CompiledPipeline {
+  const rules = [...config.relabelConfigs, ...forwardRules];
   const regexes = rules.map((rule) => compileRegex(rule.regex));
   return {
     program: encodeProgram(rules),
-    ruleCount: rules.length,
+    ruleCount: config.relabelConfigs.length,
+    forwardRuleCount: forwardRules.length,
     evaluate(op: number, ruleIndex: number, input: string): string | null {
       const rule = rules[ruleIndex];
       const compiled = regexes[ruleIndex];

@@ -11,8 +11,13 @@
 export interface CompiledPipeline {
   /** The rule program bytes, loaded with `loadProgram`. */
   readonly program: Uint8Array;
-  /** Number of rules in the program, in config order. */
+  /** Number of rules of the pipeline, in config order (the program's first rules). */
   readonly ruleCount: number;
+  /**
+   * Forward-only rules after those (default none): a series they drop stays in the main
+   * output, which stream aggregation reads, and is left out of the forward output.
+   */
+  readonly forwardRuleCount?: number;
   /**
    * Answers `host.evaluate(op, rule, input)` (see `wasm/ABI.md`): the result string, or
    * `null` for "no match". Called once per distinct input per rule, never per sample.
@@ -52,6 +57,11 @@ export interface ProcessResult {
   readonly stats: PipelineStats;
   /** Series each rule changed or dropped, indexed like the rules. A copy. */
   readonly ruleHits: Uint32Array;
+  /**
+   * What to forward when forward-only rules left series out (compressed like `output`);
+   * absent when the forward output is the main one.
+   */
+  readonly forward?: Uint8Array;
 }
 
 /** Why the engine refused a request. */

@@ -54,6 +54,10 @@ interface ModuleExports {
   processRemoteWrite(len: number, flags: number): number;
   outputPtr(): number;
   outputLen(): number;
+  forwardSeparate(): number;
+  forwardOutputPtr(): number;
+  forwardOutputLen(): number;
+  setForwardRulesFrom(index: number): void;
   statsPtr(): number;
   ruleHitsPtr(): number;
   errorSeries(): number;
@@ -315,7 +319,11 @@ export class PipelineEngine {
     const ptr = this.#exports.programBuffer(program.length);
     if (ptr === 0) return abi.ERR_PROGRAM;
     new Uint8Array(this.#exports.memory.buffer, ptr, program.length).set(program);
-    return this.#exports.loadProgram(program.length);
+    const status = this.#exports.loadProgram(program.length);
+    if (status === abi.STATUS_OK && (pipeline.forwardRuleCount ?? 0) > 0) {
+      this.#exports.setForwardRulesFrom(pipeline.ruleCount);
+    }
+    return status;
   }
 
   /**
@@ -370,12 +378,22 @@ export class PipelineEngine {
     const stats = statsFrom(new Float64Array(buffer, exports.statsPtr(), abi.STATS_COUNT));
     const ruleCount = this.#pipeline?.ruleCount ?? 0;
     const ruleHits = new Uint32Array(buffer, exports.ruleHitsPtr(), ruleCount).slice();
+    const forward =
+      exports.forwardSeparate() === 0
+        ? {}
+        : {
+            forward: new Uint8Array(
+              buffer,
+              exports.forwardOutputPtr(),
+              exports.forwardOutputLen(),
+            ).slice(),
+          };
     if (status === abi.STATUS_UNCHANGED) {
       // A fresh empty array: a shared one would be detached by the first caller that transfers it.
-      return { unchanged: true, output: new Uint8Array(0), stats, ruleHits };
+      return { unchanged: true, output: new Uint8Array(0), stats, ruleHits, ...forward };
     }
     const output = new Uint8Array(buffer, exports.outputPtr(), exports.outputLen()).slice();
-    return { unchanged: false, output, stats, ruleHits };
+    return { unchanged: false, output, stats, ruleHits, ...forward };
   }
 
   #string(ptr: number, len: number): string {

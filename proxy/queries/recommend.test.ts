@@ -7,8 +7,7 @@ import {
   TimeSeriesSchema,
 } from '../../proto/gen/prometheus/types_pb.js';
 import { AggregationEngine } from '../aggregation/aggregation-engine.js';
-import { inputDropRules } from '../aggregation/input-drop.js';
-import { compilePipeline } from '../pipeline/compile.js';
+import { compileWithInputDrop } from '../aggregation/input-drop.js';
 import type { PipelineConfig } from '../pipeline/config.js';
 import { PipelineEngine } from '../pipeline/engine.js';
 import { parsePipelineConfig } from '../pipeline/load.js';
@@ -195,19 +194,13 @@ describe('recommend', () => {
       writeRequest(FACTS.flatMap((fact) => generateSeries(fact, windowStartMs + 1000))),
     );
 
-    const relabel = await PipelineEngine.load();
-    relabel.use(compilePipeline(pipeline));
-    const relabeled = relabel.processRemoteWrite(input, { snappyIn: false, snappyOut: false });
+    // The worker's engine: the pipeline's rules, then the forward-only rules that keep
+    // what keep_input: false rules aggregate out of what is forwarded.
+    const engine = await PipelineEngine.load();
+    engine.use(compileWithInputDrop(pipeline));
+    const relabeled = engine.processRemoteWrite(input, { snappyIn: false, snappyOut: false });
     const afterRelabel = relabeled.unchanged ? input : relabeled.output;
-
-    // The worker's second engine removes what keep_input: false rules aggregate.
-    const inputDrop = await PipelineEngine.load();
-    inputDrop.use(compilePipeline({ relabelConfigs: inputDropRules(pipeline.aggregations ?? []) }));
-    const forwarded = inputDrop.processRemoteWrite(afterRelabel, {
-      snappyIn: false,
-      snappyOut: false,
-    });
-    const counts = countByMetric(forwarded.unchanged ? afterRelabel : forwarded.output);
+    const counts = countByMetric(relabeled.forward ?? afterRelabel);
 
     const aggregation = await AggregationEngine.load({
       rules: pipeline.aggregations ?? [],

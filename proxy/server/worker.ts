@@ -5,12 +5,11 @@
  */
 import { threadId, workerData } from 'node:worker_threads';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
-import { InputDropper, withInputDropped } from '../aggregation/input-drop.js';
+import { compileWithInputDrop, withForwardOutput } from '../aggregation/input-drop.js';
 import { answerCardinalityCollects } from '../cardinality/cardinality-channel.js';
 import { WorkerCardinalityWindows } from '../cardinality/worker-windows.js';
 import { runShardTask, type ShardResponse } from '../delivery/shard-task.js';
 import { CandidateArm } from '../experiments/candidate-arm.js';
-import { compilePipeline } from '../pipeline/compile.js';
 import type { PipelineConfig } from '../pipeline/config.js';
 import type { CompiledPipeline } from '../pipeline/contracts.js';
 import { PipelineEngine, PipelineError } from '../pipeline/engine.js';
@@ -30,7 +29,7 @@ import { noteThreadBuffers } from './young-generation.js';
 
 const setup = workerData as WorkerSetup;
 const EMPTY_PIPELINE: PipelineConfig = { relabelConfigs: [] };
-let compiled: CompiledPipeline = compilePipeline(setup.pipeline ?? EMPTY_PIPELINE);
+let compiled: CompiledPipeline = compileWithInputDrop(setup.pipeline ?? EMPTY_PIPELINE);
 
 async function loadEngine(): Promise<PipelineEngine> {
   const loaded = await PipelineEngine.load({
@@ -51,14 +50,6 @@ const cardinalityWindows =
 if (setup.cardinality !== undefined && cardinalityWindows !== undefined) {
   answerCardinalityCollects(setup.cardinality.channel, () => cardinalityWindows.windows());
 }
-// Aggregation rules with `keep_input: false`: their series leave the forwarded payload.
-// A hot reload switches it to the new pipeline's rules together with the engine, as the
-// aggregation thread switches to them, so raw series are neither forwarded beside their
-// aggregates nor lost without them.
-const inputDropper = await InputDropper.create(setup.pipeline, {
-  maxDecompressedBytes: setup.maxDecompressedBytes,
-  maxLabelsPerSeries: setup.maxLabelsPerSeries,
-});
 // Hot reload: a new pipeline is compiled beside the running one, and the engine switches
 // to it when the update is handled, which is always between two tasks of this thread.
 // The candidate of a running experiment, beside the pipeline (see proxy/experiments/).
@@ -66,10 +57,12 @@ let candidateArm: CandidateArm | undefined;
 const pipelineUpdates = new WorkerPipelineUpdates(
   setup.pipelineChannel,
   async (pipeline, experiment) => {
-    const next = compilePipeline(pipeline ?? EMPTY_PIPELINE);
+    // Aggregation rules with `keep_input: false` come along as forward-only rules: the
+    // engine switches to the new pipeline's rules as the aggregation thread does, so raw
+    // series are neither forwarded beside their aggregates nor lost without them.
+    const next = compileWithInputDrop(pipeline ?? EMPTY_PIPELINE);
     // The candidate is built first: nothing switches unless both arms can run.
     const nextArm = await nextCandidateArm(experiment);
-    await inputDropper.use(pipeline);
     engine.use(next);
     compiled = next;
     engine.split(
@@ -142,7 +135,7 @@ async function processBody(task: ProcessTask): Promise<ProcessResponse> {
       pipelineNs,
     };
     // The candidate reads the body before the answer transfers it away.
-    return runCandidate(task.body, true, withInputDropped(inputDropper, response));
+    return runCandidate(task.body, true, withForwardOutput(response, result.forward));
   } catch (error: unknown) {
     if (error instanceof PipelineError) {
       return { ok: false, code: error.code, message: error.message };
@@ -180,7 +173,7 @@ async function convertAndProcess(
     pipelineNs,
     ...(deltaSeries === undefined ? {} : { deltaSeries }),
   };
-  const baseline = withInputDropped(inputDropper, response);
+  const baseline = withForwardOutput(response, result.forward);
   if (deltaSeries !== undefined) baseline.transfer.push(deltaSeries.buffer);
   return runCandidate(rw1, false, baseline);
 }

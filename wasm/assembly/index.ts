@@ -12,6 +12,7 @@ import {
   loadProgram as activateProgram,
   ruleHitsPtr as hitsPtr,
   programBufferPtr,
+  setForwardRulesFrom as setForwardRules,
 } from './program';
 import { HOST_OUT_CAPACITY, hostOutPtr as hostOutAddress } from './relabel';
 import { inputBufferPtr } from './remote-write';
@@ -108,7 +109,16 @@ export {
   aggregateStatsPtr,
   aggregateWindowStart,
 } from './aggregate-exports';
-export { outputLen, outputPtr, processRemoteWrite, setLimits, statsPtr } from './remote-write';
+export {
+  forwardOutputLen,
+  forwardOutputPtr,
+  forwardSeparate,
+  outputLen,
+  outputPtr,
+  processRemoteWrite,
+  setLimits,
+  statsPtr,
+} from './remote-write';
 export { setSeriesSplit } from './series-split';
 
 /** Grows the input buffer to at least `len` bytes; the host copies the request body there. */
@@ -126,6 +136,15 @@ export function loadProgram(len: u32): i32 {
   // Cardinality remembers each series' output; a new program may change it.
   forgetSeenSeries();
   return activateProgram(len) ? STATUS_OK : ERR_PROGRAM;
+}
+
+/**
+ * Makes the active program's rules from `index` on forward-only: the series they drop
+ * stay in the main output and leave the forward output. Call after `loadProgram`, which
+ * turns it off; an index at or past the rule count turns it off too.
+ */
+export function setForwardRulesFrom(index: u32): void {
+  setForwardRules(index);
 }
 
 /** One u32 per rule: series the rule changed or dropped in the last call. */

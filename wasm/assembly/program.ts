@@ -45,6 +45,22 @@ export let ruleCount: u32 = 0;
  * then no output series differs from its input, and none can collide with another.
  */
 export let programMutates: bool = false;
+/**
+ * Rules from this index on decide only whether a series is forwarded: a series they drop
+ * stays in the main output (what stream aggregation reads) and leaves the forward output.
+ * `u32.MAX_VALUE` (no such rules) after every program load.
+ */
+export let forwardRulesFrom: u32 = u32.MAX_VALUE;
+
+/**
+ * Makes the rules from `index` on forward-only (see {@link forwardRulesFrom}); an index at
+ * or past the rule count turns that off. Cached outcomes depend on it, so the series cache
+ * starts over.
+ */
+export function setForwardRulesFrom(index: u32): void {
+  forwardRulesFrom = index >= ruleCount ? u32.MAX_VALUE : index;
+  seriesCacheReset();
+}
 
 export function programBufferPtr(len: u32): usize {
   return programBytes.ensure(max<usize>(len, 16), 0);
@@ -154,6 +170,7 @@ export function loadProgram(len: u32): bool {
   setEmptyStringId(intern(programBytes.ptr, 0));
   internPinAll();
   programMutates = false;
+  forwardRulesFrom = u32.MAX_VALUE;
   for (let i: u32 = 0; i < ruleCount; i++) {
     let action = load<u32>(rulePtr(i), RULE_ACTION);
     if (

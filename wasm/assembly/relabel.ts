@@ -37,6 +37,7 @@ import {
   labelsSnapshot,
 } from './labels';
 import {
+  forwardRulesFrom,
   RULE_ACTION,
   RULE_INPUT_INDEPENDENT,
   RULE_SEPARATOR,
@@ -72,6 +73,11 @@ export let seriesMutated: bool = false;
 const hitList = newRegion();
 hitList.ensure(64, 0);
 export let seriesHitCount: u32 = 0;
+/**
+ * Set with DROP_SERIES: a forward-only rule (program.ts, `forwardRulesFrom`) dropped the
+ * series, so it stays in the main output with the labels the main rules gave it.
+ */
+export let droppedByForwardRule: bool = false;
 
 export function seriesHitsPtr(): usize {
   return hitList.ptr;
@@ -196,7 +202,11 @@ function applyToNames(action: u32, index: u32): i32 {
 export function applyRules(): i32 {
   seriesMutated = false;
   seriesHitCount = 0;
+  droppedByForwardRule = false;
   for (let index: u32 = 0; index < ruleCount; index++) {
+    // The main rules end here: a series they left without labels is dropped from both
+    // outputs, before a forward-only rule could count it as merely not forwarded.
+    if (index === forwardRulesFrom && labelCount === 0) return DROP_SERIES;
     let rule = rulePtr(index);
     let action = load<u32>(rule, RULE_ACTION);
     clearMutated();
@@ -248,7 +258,10 @@ export function applyRules(): i32 {
       store<u32>(hitList.ensure(offset + 4, offset) + offset, index);
       seriesHitCount++;
     }
-    if (!keep) return DROP_SERIES;
+    if (!keep) {
+      droppedByForwardRule = index >= forwardRulesFrom;
+      return DROP_SERIES;
+    }
   }
   return labelCount === 0 ? DROP_SERIES : KEEP_SERIES;
 }

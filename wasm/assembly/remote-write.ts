@@ -53,6 +53,9 @@ import {
   histogramsIn,
   histogramsOut,
   OUTCOME_CHANGED,
+  OUTCOME_DROPPED,
+  OUTCOME_KIND,
+  OUTCOME_NOT_FORWARDED,
   OUTCOME_UNCHANGED,
   processSeries,
   REC_ELEMENT_END,
@@ -67,6 +70,7 @@ import {
   seriesCollisions,
   seriesDropped,
   seriesIn,
+  seriesNotForwarded,
   seriesOut,
   writeChangedSeries,
 } from './series';
@@ -84,6 +88,8 @@ const input = newRegion();
 const decoded = newRegion();
 const encoded = newRegion();
 const compressed = newRegion();
+const forwardEncoded = newRegion();
+const forwardCompressed = newRegion();
 const records = newRegion();
 const stats = newRegion();
 stats.ensure((<usize>STATS_COUNT) << 3, 0);
@@ -92,6 +98,9 @@ let maxDecompressedBytes: u32 = 256 << 20;
 
 let outputAddress: usize = 0;
 let outputLength: u32 = 0;
+/** The forward output, when forward-only rules left series out of it (else 0, 0). */
+let forwardAddress: usize = 0;
+let forwardLength: u32 = 0;
 let metadataIn: u32 = 0;
 let internResets: u32 = 0;
 
@@ -112,6 +121,22 @@ export function outputPtr(): usize {
 
 export function outputLen(): u32 {
   return outputLength;
+}
+
+/**
+ * Whether the last successful call wrote a forward output apart from the main one:
+ * forward-only rules left some of its series out.
+ */
+export function forwardSeparate(): bool {
+  return forwardAddress !== 0;
+}
+
+export function forwardOutputPtr(): usize {
+  return forwardAddress;
+}
+
+export function forwardOutputLen(): u32 {
+  return forwardLength;
 }
 
 export function statsPtr(): usize {
@@ -146,6 +171,8 @@ function resetCounters(): void {
   internResets = 0;
   outputAddress = 0;
   outputLength = 0;
+  forwardAddress = 0;
+  forwardLength = 0;
 }
 
 /** Runs the pipeline over `len` bytes in the input buffer. See wasm/ABI.md. */
@@ -183,7 +210,8 @@ export function processRemoteWrite(len: u32, flags: u32): i32 {
   if (relabel) seriesSetBegin();
   let end = data + dataLen;
   let seriesCount: u32 = 0;
-  let outputSize: u64 = <u64>dataLen;
+  let outputSize: i64 = <i64>dataLen;
+  let forwardSize: i64 = <i64>dataLen;
   beginRead(data);
   while (readPos < end) {
     let elementStart = readPos;
@@ -210,11 +238,19 @@ export function processRemoteWrite(len: u32, flags: u32): i32 {
           return status;
         }
         let outcome = load<u32>(record, REC_OUTCOME);
-        if (outcome !== OUTCOME_UNCHANGED) {
-          outputSize -= <u64>(payloadEnd - elementStart);
-          if (outcome === OUTCOME_CHANGED) {
-            outputSize += <u64>lenFieldSize(load<u32>(record, REC_NEW_PAYLOAD));
+        let kind = outcome & OUTCOME_KIND;
+        let change: i64 = 0;
+        if (kind !== OUTCOME_UNCHANGED) {
+          change = -(<i64>(payloadEnd - elementStart));
+          if (kind === OUTCOME_CHANGED) {
+            change += <i64>lenFieldSize(load<u32>(record, REC_NEW_PAYLOAD));
           }
+        }
+        outputSize += change;
+        if ((outcome & OUTCOME_NOT_FORWARDED) !== 0) {
+          forwardSize -= <i64>(payloadEnd - elementStart);
+        } else {
+          forwardSize += change;
         }
         seriesCount++;
       }
@@ -227,37 +263,70 @@ export function processRemoteWrite(len: u32, flags: u32): i32 {
     if (readFailed) return ERR_PROTOBUF;
   }
 
+  if (seriesNotForwarded !== 0) {
+    let forwardOut = writeOutput(data, dataLen, seriesCount, forwardSize, true, flags);
+    if (forwardOut < 0) return forwardOut;
+    forwardAddress = outputAddress;
+    forwardLength = outputLength;
+  }
   if (changedOrDropped === 0) {
+    outputAddress = 0;
+    outputLength = 0;
     writeStats(dataLen, dataLen);
     return STATUS_UNCHANGED;
   }
-  if (outputSize > <u64>u32.MAX_VALUE) return ERR_TOO_LARGE;
+  let written = writeOutput(data, dataLen, seriesCount, outputSize, false, flags);
+  if (written < 0) return written;
+  writeStats(dataLen, written);
+  return STATUS_OK;
+}
 
-  let out = encoded.ensure(max<usize>(<usize>outputSize, 16), 0);
-  if (out === 0) return ERR_TOO_LARGE;
+/**
+ * Encodes the output of the series records, `size` bytes long, and compresses it when
+ * `flags` ask for it: the main output, or with `forward` the forward output, which leaves
+ * out the series forward-only rules dropped. Sets `outputAddress`/`outputLength`; returns
+ * the encoded (uncompressed) length or an error.
+ */
+function writeOutput(
+  data: usize,
+  dataLen: u32,
+  seriesCount: u32,
+  size: i64,
+  forward: bool,
+  flags: u32,
+): i32 {
+  if (size > <i64>i32.MAX_VALUE) return ERR_TOO_LARGE;
+  let region = forward ? forwardEncoded : encoded;
+  let start = region.ensure(max<usize>(<usize>size, 16), 0);
+  if (start === 0) return ERR_TOO_LARGE;
+  let out = start;
   let cursor: u32 = 0;
   for (let i: u32 = 0; i < seriesCount; i++) {
     let record = records.ptr + <usize>i * RECORD_BYTES;
     let outcome = load<u32>(record, REC_OUTCOME);
-    if (outcome === OUTCOME_UNCHANGED) continue;
+    let kind = outcome & OUTCOME_KIND;
+    if (forward && (outcome & OUTCOME_NOT_FORWARDED) !== 0) kind = OUTCOME_DROPPED;
+    if (kind === OUTCOME_UNCHANGED) continue;
     let elementStart = load<u32>(record, REC_ELEMENT_START);
     memory.copy(out, data + cursor, elementStart - cursor);
     out += elementStart - cursor;
-    if (outcome === OUTCOME_CHANGED) out = writeChangedSeries(out, record, data);
+    if (kind === OUTCOME_CHANGED) out = writeChangedSeries(out, record, data);
     cursor = load<u32>(record, REC_ELEMENT_END);
   }
   memory.copy(out, data + cursor, dataLen - cursor);
   out += dataLen - cursor;
-  let encodedLength = <u32>(out - encoded.ptr);
+  let encodedLength = <u32>(out - start);
 
-  outputAddress = encoded.ptr;
+  outputAddress = start;
   outputLength = encodedLength;
   if ((flags & FLAG_SNAPPY_OUT) !== 0) {
-    let target = compressed.ensure(max<usize>(snappyMaxCompressedLength(encodedLength), 16), 0);
+    let target = (forward ? forwardCompressed : compressed).ensure(
+      max<usize>(snappyMaxCompressedLength(encodedLength), 16),
+      0,
+    );
     if (target === 0) return ERR_TOO_LARGE;
     outputAddress = target;
-    outputLength = snappyCompress(encoded.ptr, encodedLength, target);
+    outputLength = snappyCompress(start, encodedLength, target);
   }
-  writeStats(dataLen, encodedLength);
-  return STATUS_OK;
+  return <i32>encodedLength;
 }

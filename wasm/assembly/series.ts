@@ -27,7 +27,14 @@ import {
   WIRE_LEN,
   writeVarint,
 } from './proto-wire';
-import { applyRules, DROP_SERIES, seriesHitCount, seriesHitsPtr, seriesMutated } from './relabel';
+import {
+  applyRules,
+  DROP_SERIES,
+  droppedByForwardRule,
+  seriesHitCount,
+  seriesHitsPtr,
+  seriesMutated,
+} from './relabel';
 import {
   cachedHitCount,
   cachedHitsPtr,
@@ -47,6 +54,13 @@ import { SPLIT_OFF, splitAddLabelField, splitBegin, splitKeeps, splitMode } from
 export const OUTCOME_UNCHANGED: u32 = 0;
 export const OUTCOME_CHANGED: u32 = 1;
 export const OUTCOME_DROPPED: u32 = 2;
+/** The bits of an outcome that say which of the three above it is. */
+export const OUTCOME_KIND: u32 = 3;
+/**
+ * Added to UNCHANGED or CHANGED: a forward-only rule dropped the series, so it is in the
+ * main output but not in the forward output.
+ */
+export const OUTCOME_NOT_FORWARDED: u32 = 4;
 
 /** Bytes per series record (u32 fields, offsets relative to the decoded data). */
 export const RECORD_BYTES: usize = 32;
@@ -72,6 +86,8 @@ export let seriesDropped: u32 = 0;
 export let seriesCollisions: u32 = 0;
 /** Series whose output differs from their input bytes. */
 export let changedOrDropped: u32 = 0;
+/** Series of the main output that forward-only rules keep out of the forward output. */
+export let seriesNotForwarded: u32 = 0;
 
 export function resetSeriesCounters(): void {
   seriesIn = 0;
@@ -85,6 +101,7 @@ export function resetSeriesCounters(): void {
   seriesDropped = 0;
   seriesCollisions = 0;
   changedOrDropped = 0;
+  seriesNotForwarded = 0;
 }
 
 /** Bytes of the label fields of the current (sorted) label set. */
@@ -219,7 +236,7 @@ export function processSeries(
       labelsStartFromOriginal();
       let result = applyRules();
       if (result < 0) return result;
-      if (result === DROP_SERIES) {
+      if (result === DROP_SERIES && !droppedByForwardRule) {
         outcome = OUTCOME_DROPPED;
         pairCount = 0;
       } else if (seriesMutated) {
@@ -230,6 +247,7 @@ export function processSeries(
           outcome = OUTCOME_CHANGED;
         }
       }
+      if (result === DROP_SERIES && droppedByForwardRule) outcome |= OUTCOME_NOT_FORWARDED;
       countRuleHits(seriesHitsPtr(), seriesHitCount);
     }
     if (cacheable) {
@@ -243,6 +261,9 @@ export function processSeries(
   histogramsIn += histograms;
 
   store<u32>(record, outcome, REC_OUTCOME);
+  if ((outcome & OUTCOME_NOT_FORWARDED) !== 0) seriesNotForwarded++;
+  // Everything below describes the main output, where a series not forwarded still is.
+  outcome &= OUTCOME_KIND;
   if (cardinalityEnabled) {
     cardinalityObserve(
       start,
