@@ -1,10 +1,10 @@
-import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import type { BenchOptions } from '../../bench/e2e.js';
 import { peerBinary } from '../../bench/peers.js';
 import { buildReport, formatReport, machineInfo } from '../../bench/report.js';
 import { SCENARIO_NAMES, type ScenarioName } from '../../bench/scenarios.js';
 import { BENCH_FORMATS, type BenchFormat } from '../../bench/workload-formats.js';
+import { defaultWorkerCount } from '../server/options.js';
 import { EXIT_FAILURE, EXIT_OK, reportUsageError } from './exit-codes.js';
 import { FlagValueError, parseCount, parseDuration, parseListenAddress } from './flag-values.js';
 import type { Command } from './main.js';
@@ -52,7 +52,7 @@ function usage(): string {
     '                          or otlp (OTLP protobuf over HTTP to /v1/metrics) (default rw1)',
     '  --vs vmagent            measure vmagent too, with the same rules, alternating runs',
     '  --rounds N              rounds of runs per scenario (default 3 with --vs, else 1)',
-    `  --workers N             Phoenix --workers (default ${availableParallelism()}, the cores here)`,
+    `  --workers N             Phoenix --workers (default ${defaultWorkerCount()}, as phoenix proxy)`,
     '  --phoenix-arg ARG       one more argument for `phoenix proxy` (repeatable), e.g.',
     '                          --phoenix-arg=--delivery --phoenix-arg=sync',
     '  --rate N                requests per second instead of as fast as possible',
@@ -183,7 +183,7 @@ function benchOptions(values: FlagValues): BenchOptions {
     vsVmagent,
     rounds: values.rounds === undefined ? (vsVmagent ? 3 : 1) : positive('--rounds', values.rounds),
     phoenixWorkers:
-      values.workers === undefined ? availableParallelism() : positive('--workers', values.workers),
+      values.workers === undefined ? defaultWorkerCount() : positive('--workers', values.workers),
     phoenixArgs: values['phoenix-arg'] ?? [],
     requestsPerSecond: values.rate === undefined ? undefined : positive('--rate', values.rate),
     targetUrl: values.target,

@@ -1,5 +1,4 @@
 import { readFile } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { connectControlPlane, type ProxyControl } from '../control/proxy-control.js';
@@ -12,7 +11,7 @@ import {
 import type { PipelineConfig } from '../pipeline/config.js';
 import { ConfigError } from '../pipeline/config-error.js';
 import { parsePipelineConfig } from '../pipeline/load.js';
-import { PROXY_DEFAULTS, ProxyOptionsError } from '../server/options.js';
+import { defaultWorkerCount, PROXY_DEFAULTS, ProxyOptionsError } from '../server/options.js';
 import { startProxy } from '../server/proxy.js';
 import { parseTierFlags, TIER_FLAGS, TIER_USAGE } from '../tier/tier-flags.js';
 import { EXIT_FAILURE, EXIT_OK, reportUsageError } from './exit-codes.js';
@@ -102,7 +101,7 @@ function usage(): string {
     '                                --config, hot-reloading every new version',
     '  --pipeline NAME               the control-plane pipeline to run (default default)',
     '  --proxy-token-file FILE       bearer token (role proxy) for the control plane',
-    `  --workers N                   pipeline worker threads (default ${availableParallelism()}, the cores here)`,
+    `  --workers N                   pipeline worker threads (default ${defaultWorkerCount()}, the cores here but one)`,
     `  --max-request-bytes SIZE      largest compressed body accepted, else 413 (default ${PROXY_DEFAULTS.maxRequestBytes} = 32MiB)`,
     `  --max-decompressed-bytes SIZE largest decompressed body accepted (default ${PROXY_DEFAULTS.maxDecompressedBytes} = 256MiB)`,
     `  --max-labels-per-series N     most labels in one series (default ${PROXY_DEFAULTS.maxLabelsPerSeries})`,

@@ -1,4 +1,3 @@
-import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
@@ -11,7 +10,7 @@ import {
 } from '../../control-plane/index.js';
 import { connectControlPlane, type ProxyControl, readTokenFile } from '../control/index.js';
 import { logEvent } from '../server/log.js';
-import { PROXY_DEFAULTS } from '../server/options.js';
+import { defaultWorkerCount, PROXY_DEFAULTS } from '../server/options.js';
 import { type RunningProxy, startProxy } from '../server/proxy.js';
 import { EXIT_FAILURE, EXIT_OK, reportUsageError } from './exit-codes.js';
 import { FlagValueError, parseCount, parseListenAddress } from './flag-values.js';
@@ -53,7 +52,7 @@ function usage(): string {
     `  --sink-listen HOST:PORT          local sink, without --upstream (default ${DEFAULT_SINK_LISTEN})`,
     '  --data-dir DIR                   pipelines, last-good config, queues (default ./data)',
     '  --pipeline NAME                  pipeline the proxy follows (default default)',
-    `  --workers N                      pipeline worker threads (default ${availableParallelism()})`,
+    `  --workers N                      pipeline worker threads (default ${defaultWorkerCount()}, the cores here but one)`,
     '  --token-file FILE                bearer tokens and roles of the control API (default: no auth)',
     '  --proxy-token-file FILE          token the embedded proxy uses, with --token-file',
     '  -h, --help                       show this help',

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { PROXY_DEFAULTS, type ProxyOptionsInput, resolveProxyOptions } from './options.js';
 
@@ -10,7 +11,8 @@ describe('resolveProxyOptions', () => {
     expect(options.listenPort).toBe(9091);
     expect(options.maxRequestBytes).toBe(32 * 1024 * 1024);
     expect(options.upstreamTimeoutMs).toBe(PROXY_DEFAULTS.upstreamTimeoutMs);
-    expect(options.workers).toBeGreaterThanOrEqual(1);
+    // One worker per core but one, the ingest thread's; at least one.
+    expect(options.workers).toBe(Math.max(1, availableParallelism() - 1));
     expect(options.pipeline).toBeUndefined();
     expect(options.upstreamUrl.href).toBe(upstreamUrl);
     expect(options.cardinalityMaxMetrics).toBe(2000);
