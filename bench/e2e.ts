@@ -24,7 +24,7 @@ import {
 import type { AggregationMeasurement, RunResult, RunTarget } from './run-result.js';
 import { type Scenario, type ScenarioName, scenarioFor } from './scenarios.js';
 import { type Sink, startSink } from './sink.js';
-import { startTarget, type TargetKind, type TargetProcess } from './targets.js';
+import { startTarget, type TargetProcess } from './targets.js';
 import { Workload } from './workload.js';
 import { type BenchFormat, formatUrl } from './workload-formats.js';
 
@@ -39,6 +39,8 @@ export interface BenchOptions {
   readonly format: BenchFormat;
   /** Measure vmagent too, alternating with Phoenix. */
   readonly vsVmagent: boolean;
+  /** Also send the load straight to the sink, for the latency the targets add. */
+  readonly vsDirect?: boolean;
   /** Rounds of the alternation (each round runs every target once per scenario). */
   readonly rounds: number;
   readonly phoenixWorkers: number;
@@ -85,12 +87,14 @@ export async function runBenchmark(options: BenchOptions): Promise<RunResult[]> 
     for (let round = 1; round <= options.rounds; round++) {
       for (const scenarioName of options.scenarios) {
         const scenario = scenarioFor(scenarioName, workload);
-        const kinds: TargetKind[] = options.vsVmagent
+        const kinds: RunTarget[] = options.vsVmagent
           ? round % 2 === 1
             ? ['phoenix', 'vmagent']
             : ['vmagent', 'phoenix']
           : ['phoenix'];
-        for (const kind of options.targetUrl === undefined ? kinds : ['external' as const]) {
+        const targets: RunTarget[] = options.targetUrl === undefined ? kinds : ['external'];
+        if (options.vsDirect === true) targets.push('direct');
+        for (const kind of targets) {
           const run = await runOne(options, workload, sink, scenario, kind, round, sequence);
           sequence = run.nextSequence;
           results.push(run.result);
@@ -125,10 +129,12 @@ async function runOne(
   try {
     target = await openTarget(options, kind, scenario, sink, workDir);
     const label = `${kind} ${scenario.name} round ${round}/${options.rounds}`;
-    // Only Phoenix aggregates; vmagent runs the scenario's relabel rules and forwards all.
-    const aggregates = scenario.aggregations !== undefined && kind !== 'vmagent';
+    // Only Phoenix aggregates; vmagent runs the scenario's relabel rules and forwards all,
+    // and the sink alone (`direct`) keeps everything.
+    const aggregates =
+      scenario.aggregations !== undefined && kind !== 'vmagent' && kind !== 'direct';
     const droppedMetricIds =
-      aggregates || scenario.aggregations === undefined
+      kind !== 'direct' && (aggregates || scenario.aggregations === undefined)
         ? scenario.droppedMetricIds
         : new Set<number>();
     // Warm-up: one round of every series, so caches, JIT and connections are ready.
@@ -188,9 +194,12 @@ async function runOne(
       );
     }
     const totalSeconds = (performance.now() - startedAt) / 1000;
-    const cpu = cpuSeconds(readCpuTimes(target.pid)) - cpuBefore;
-    const memory = readMemoryUsage(target.pid);
-    const cpuByThread = threadCpuBetween(threadsBefore, readThreadCpu(target.pid))
+    // `direct` measured this very process (load generator and sink): nothing to report.
+    const cpu = kind === 'direct' ? Number.NaN : cpuSeconds(readCpuTimes(target.pid)) - cpuBefore;
+    const memory = kind === 'direct' ? { peakRssBytes: Number.NaN } : readMemoryUsage(target.pid);
+    const cpuByThread = (
+      kind === 'direct' ? [] : threadCpuBetween(threadsBefore, readThreadCpu(target.pid))
+    )
       .filter((entry) => entry.seconds > 0)
       .map((entry) => ({
         ...entry,
@@ -247,6 +256,9 @@ async function openTarget(
   sink: Sink,
   workDir: string,
 ): Promise<MeasuredTarget> {
+  if (kind === 'direct') {
+    return { pid: process.pid, remoteWriteUrl: sink.url, stop: async () => {}, log: () => '' };
+  }
   if (kind === 'external') {
     const url = options.targetUrl!;
     const port = Number(new URL(url).port || 80);

@@ -10,6 +10,8 @@ import { dirname, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { repoDir } from './peers.js';
 import {
+  type AddedLatency,
+  addedLatency,
   type Comparison,
   compare,
   type RunResult,
@@ -34,6 +36,8 @@ export interface BenchReport {
   readonly runs: readonly RunResult[];
   readonly summaries: readonly RunSummary[];
   readonly comparisons: readonly Comparison[];
+  /** With `--vs direct`: what each target adds to the sender's latency. */
+  readonly addedLatency: readonly AddedLatency[];
 }
 
 export function machineInfo(vmagentBinary: string | undefined): MachineInfo {
@@ -90,7 +94,14 @@ export function buildReport(
   runs: readonly RunResult[],
 ): BenchReport {
   const summaries = summarise(runs);
-  return { machine, options, runs, summaries, comparisons: compare(summaries) };
+  return {
+    machine,
+    options,
+    runs,
+    summaries,
+    comparisons: compare(summaries),
+    addedLatency: addedLatency(summaries),
+  };
 }
 
 const COLUMNS = [
@@ -109,16 +120,19 @@ const COLUMNS = [
 /** The report as a plain-text table (medians per scenario and target, then ratios). */
 export function formatReport(report: BenchReport): string {
   const rows: string[][] = [];
+  // `direct` runs have no process of their own to measure.
+  const measured = (value: number, digits: number): string =>
+    Number.isNaN(value) ? '—' : value.toFixed(digits);
   for (const summary of report.summaries) {
     rows.push([
       summary.scenario,
       summary.target,
       String(summary.runs),
-      summary.cpuSecondsPerMillionSamples.toFixed(2),
+      measured(summary.cpuSecondsPerMillionSamples, 2),
       Math.round(summary.samplesPerSecond).toLocaleString('en-US'),
       summary.latencyP50Ms.toFixed(2),
       summary.latencyP99Ms.toFixed(2),
-      (summary.peakRssBytes / 2 ** 20).toFixed(0),
+      measured(summary.peakRssBytes / 2 ** 20, 0),
       `${summary.samplesIn.toLocaleString('en-US')} → ${summary.samplesOut.toLocaleString('en-US')}`,
       String(summary.samplesLost + summary.failedRequests),
     ]);
@@ -138,6 +152,22 @@ export function formatReport(report: BenchReport): string {
         '',
         '',
       ]);
+    }
+    if (isLastOfScenario) {
+      for (const added of report.addedLatency.filter((one) => one.scenario === summary.scenario)) {
+        rows.push([
+          summary.scenario,
+          `${added.target} − direct`,
+          '',
+          '',
+          '',
+          added.p50Ms.toFixed(2),
+          added.p99Ms.toFixed(2),
+          '',
+          '',
+          '',
+        ]);
+      }
     }
   }
   const widths = COLUMNS.map((title, column) =>
@@ -160,6 +190,11 @@ export function formatReport(report: BenchReport): string {
     ...rows.map(line),
     '',
     'lost = samples the sink should have received but did not, plus failed requests (must be 0).',
+    ...(report.addedLatency.length === 0
+      ? []
+      : [
+          '<target> − direct = latency the target adds: its p50 and p99 less those of the same load sent straight to the sink.',
+        ]),
     ...aggregationLines(report.runs),
     '',
   ].join('\n');

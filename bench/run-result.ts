@@ -5,8 +5,11 @@
 
 import type { ScenarioName } from './scenarios.js';
 
-/** Which process a run measured: one the harness started, or one given by `--target`. */
-export type RunTarget = 'phoenix' | 'vmagent' | 'external';
+/**
+ * Which process a run measured: one the harness started, one given by `--target`, or none
+ * (`direct`: the load straight into the sink, the latency floor of the harness itself).
+ */
+export type RunTarget = 'phoenix' | 'vmagent' | 'external' | 'direct';
 
 /** The numbers of one run. */
 export interface RunResult {
@@ -36,14 +39,17 @@ export interface RunResult {
   readonly distinctSeriesOut: number;
   readonly bytesIn: number;
   readonly bytesOut: number;
-  /** User + system CPU of the target process (all threads), from `/proc/PID/stat`, s. */
+  /**
+   * User + system CPU of the target process (all threads), from `/proc/PID/stat`, s; NaN
+   * for `direct`, which has no process of its own.
+   */
   readonly cpuSeconds: number;
   readonly cpuSecondsPerMillionSamples: number;
   /** Samples in per second over the whole run including the drain. */
   readonly samplesPerSecond: number;
   readonly latencyP50Ms: number;
   readonly latencyP99Ms: number;
-  /** `VmHWM` of the target at the end of the run, bytes. */
+  /** `VmHWM` of the target at the end of the run, bytes (NaN for `direct`). */
   readonly peakRssBytes: number;
   /** CPU by thread name (`/proc/PID/task/*\/stat`), largest first: where the time went. */
   readonly cpuByThread: ReadonlyArray<{
@@ -151,6 +157,36 @@ export function compare(summaries: readonly RunSummary[]): Comparison[] {
       cpuRatio: phoenix.cpuSecondsPerMillionSamples / vmagent.cpuSecondsPerMillionSamples,
       throughputRatio: phoenix.samplesPerSecond / vmagent.samplesPerSecond,
       peakRssRatio: phoenix.peakRssBytes / vmagent.peakRssBytes,
+    });
+  }
+  return out;
+}
+
+/**
+ * Latency a target adds to the sender's requests: its median p50 and p99 less those of
+ * the same load sent straight to the sink (the `direct` runs of the same scenario).
+ */
+export interface AddedLatency {
+  readonly scenario: ScenarioName;
+  readonly target: RunTarget;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+}
+
+/** Added latency of every target of a scenario that also has `direct` runs. */
+export function addedLatency(summaries: readonly RunSummary[]): AddedLatency[] {
+  const out: AddedLatency[] = [];
+  for (const summary of summaries) {
+    if (summary.target === 'direct') continue;
+    const direct = summaries.find(
+      (other) => other.target === 'direct' && other.scenario === summary.scenario,
+    );
+    if (direct === undefined) continue;
+    out.push({
+      scenario: summary.scenario,
+      target: summary.target,
+      p50Ms: summary.latencyP50Ms - direct.latencyP50Ms,
+      p99Ms: summary.latencyP99Ms - direct.latencyP99Ms,
     });
   }
   return out;

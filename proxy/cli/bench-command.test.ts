@@ -64,7 +64,11 @@ describe('phoenix bench', () => {
       ['--scenario', 'passthrough,shuffle'],
       /--scenario "shuffle" is not one of/,
     ],
-    ['an unknown peer', ['--vs', 'telegraf'], /--vs "telegraf": only vmagent/],
+    [
+      'an unknown peer',
+      ['--vs', 'telegraf'],
+      /--vs "telegraf": "telegraf" is not vmagent or direct/,
+    ],
     [
       'a target without a sink port',
       ['--target', 'http://127.0.0.1:9/api/v1/write'],
@@ -132,5 +136,42 @@ describe('phoenix bench', () => {
       expect(run['bytesOut']).toBeGreaterThan(0);
     }
     expect(report.summaries).toHaveLength(2);
+  });
+
+  it('sends the same load straight to the sink with --vs direct and prints the latency added', async () => {
+    const args = ['--series', '2000', '--per-request', '500', '--duration', '1'];
+    const common = [...args, '--concurrency', '2', '--workers', '1', '--scenario', 'drop'];
+    const result = await phoenix(['bench', ...common, '--vs', 'direct', '--rounds', '1', '--json']);
+    expect(result.code, result.stderr).toBe(0);
+    const report = JSON.parse(result.stdout) as {
+      runs: Array<Record<string, number | string | null>>;
+      addedLatency: Array<{ scenario: string; target: string; p50Ms: number; p99Ms: number }>;
+    };
+    expect(report.runs.map((run) => run['target'])).toEqual(['phoenix', 'direct']);
+    const [phoenixRun, direct] = report.runs;
+    // No rules between the load and the sink: nothing is dropped, and no process is measured.
+    expect(direct!['samplesOut']).toBe(direct!['samplesIn']);
+    expect(Number(phoenixRun!['samplesOut'])).toBeLessThan(Number(phoenixRun!['samplesIn']));
+    expect(direct!['cpuSeconds']).toBeNull();
+    expect(direct!['samplesLost']).toBe(0);
+    expect(report.addedLatency).toHaveLength(1);
+    const added = report.addedLatency[0]!;
+    expect(added.target).toBe('phoenix');
+    expect(added.p99Ms).toBeCloseTo(
+      Number(phoenixRun!['latencyP99Ms']) - Number(direct!['latencyP99Ms']),
+      9,
+    );
+  });
+
+  it('prints the added latency as a row of the table', async () => {
+    const table = await phoenix([
+      'bench',
+      ...['--series', '2000', '--per-request', '500', '--duration', '1', '--concurrency', '2'],
+      ...['--workers', '1', '--scenario', 'passthrough', '--vs', 'direct', '--rounds', '1'],
+      '--quiet',
+    ]);
+    expect(table.code, table.stderr).toBe(0);
+    expect(table.stdout).toMatch(/^passthrough\s+direct\s+1\s+—\s/m);
+    expect(table.stdout).toMatch(/^passthrough\s+phoenix − direct\s+-?\d+\.\d\d\s+-?\d+\.\d\d$/m);
   });
 });

@@ -50,7 +50,10 @@ function usage(): string {
     `  --scenario LIST         comma-separated: ${SCENARIO_NAMES.join(', ')}; or all (default all)`,
     '  --format FORMAT         wire format sent: rw1 (remote write 1.0), rw2 (remote write 2.0)',
     '                          or otlp (OTLP protobuf over HTTP to /v1/metrics) (default rw1)',
-    '  --vs vmagent            measure vmagent too, with the same rules, alternating runs',
+    '  --vs LIST               comma-separated: vmagent (measure vmagent too, with the same',
+    '                          rules, alternating runs) and/or direct (send the same load',
+    '                          straight to the sink too: the latency each target adds is',
+    '                          printed as <target> − direct)',
     '  --rounds N              rounds of runs per scenario (default 3 with --vs, else 1)',
     `  --workers N             Phoenix --workers (default ${defaultWorkerCount()}, as phoenix proxy)`,
     '  --phoenix-arg ARG       one more argument for `phoenix proxy` (repeatable), e.g.',
@@ -148,10 +151,16 @@ function scenarioList(text: string): ScenarioName[] {
 }
 
 function benchOptions(values: FlagValues): BenchOptions {
-  if (values.vs !== undefined && values.vs !== 'vmagent') {
-    throw new FlagValueError(`--vs ${JSON.stringify(values.vs)}: only vmagent is supported`);
+  const versus = values.vs === undefined ? [] : values.vs.split(',').map((name) => name.trim());
+  for (const name of versus) {
+    if (name !== 'vmagent' && name !== 'direct') {
+      throw new FlagValueError(
+        `--vs ${JSON.stringify(values.vs)}: ${JSON.stringify(name)} is not vmagent or direct`,
+      );
+    }
   }
-  const vsVmagent = values.vs === 'vmagent';
+  const vsVmagent = versus.includes('vmagent');
+  const vsDirect = versus.includes('direct');
   const format = values.format as BenchFormat;
   if (!(BENCH_FORMATS as readonly string[]).includes(format)) {
     throw new FlagValueError(
@@ -161,9 +170,12 @@ function benchOptions(values: FlagValues): BenchOptions {
   if (vsVmagent && format !== 'rw1') {
     throw new FlagValueError(`--vs vmagent needs --format rw1: vmagent takes neither rw2 nor otlp`);
   }
+  if (vsDirect && format !== 'rw1') {
+    throw new FlagValueError('--vs direct needs --format rw1: the sink takes remote write 1.0');
+  }
   const sink = parseListenAddress(values['sink-listen']);
   if (values.target !== undefined) {
-    if (vsVmagent) throw new FlagValueError('--target and --vs cannot be combined');
+    if (vsVmagent) throw new FlagValueError('--target and --vs vmagent cannot be combined');
     if (sink.port === 0) {
       throw new FlagValueError('--target needs --sink-listen with a fixed port to forward to');
     }
@@ -181,7 +193,13 @@ function benchOptions(values: FlagValues): BenchOptions {
     scenarios: scenarioList(values.scenario),
     format,
     vsVmagent,
-    rounds: values.rounds === undefined ? (vsVmagent ? 3 : 1) : positive('--rounds', values.rounds),
+    vsDirect,
+    rounds:
+      values.rounds === undefined
+        ? versus.length > 0
+          ? 3
+          : 1
+        : positive('--rounds', values.rounds),
     phoenixWorkers:
       values.workers === undefined ? defaultWorkerCount() : positive('--workers', values.workers),
     phoenixArgs: values['phoenix-arg'] ?? [],
