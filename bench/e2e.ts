@@ -48,6 +48,11 @@ export interface BenchOptions {
   readonly phoenixArgs: readonly string[];
   /** Start requests at this rate instead of as fast as possible. */
   readonly requestsPerSecond?: number | undefined;
+  /**
+   * Warm each target up by sending for this long (at `requestsPerSecond`, when set) instead
+   * of one round of the workload as fast as possible.
+   */
+  readonly warmupMs?: number | undefined;
   /** An already running target to measure instead of starting Phoenix. */
   readonly targetUrl?: string | undefined;
   /** Its pid; found from its listening port when omitted. */
@@ -137,14 +142,16 @@ async function runOne(
       kind !== 'direct' && (aggregates || scenario.aggregations === undefined)
         ? scenario.droppedMetricIds
         : new Set<number>();
-    // Warm-up: one round of every series, so caches, JIT and connections are ready.
+    // Warm-up: one round of every series, so caches, JIT and connections are ready; or,
+    // with a warm-up time, that long at the run's rate (a process past its first seconds).
     sink.reset();
     const warmup = await new LoadGenerator({
       url: formatUrl(target.remoteWriteUrl, workload.format),
       workload,
       concurrency: options.concurrency,
-      durationMs: Number.POSITIVE_INFINITY,
-      maxRequests: workload.requestsPerRound,
+      ...(options.warmupMs === undefined
+        ? { durationMs: Number.POSITIVE_INFINITY, maxRequests: workload.requestsPerRound }
+        : { durationMs: options.warmupMs, requestsPerSecond: options.requestsPerSecond }),
       firstSequence,
       droppedMetricIds,
     }).run();

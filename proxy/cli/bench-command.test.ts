@@ -59,6 +59,7 @@ describe('phoenix bench', () => {
     ],
     ['zero concurrency', ['--concurrency', '0'], /--concurrency 0 must be >= 1/],
     ['a bad duration', ['--duration', '5 minutes'], /--duration "5 minutes" is not a duration/],
+    ['a bad warm-up', ['--warmup', 'long'], /--warmup "long" is not a duration/],
     [
       'an unknown scenario',
       ['--scenario', 'passthrough,shuffle'],
@@ -168,6 +169,8 @@ describe('phoenix bench', () => {
       'bench',
       ...['--series', '2000', '--per-request', '500', '--duration', '1', '--concurrency', '2'],
       ...['--workers', '1', '--scenario', 'passthrough', '--vs', 'direct', '--rounds', '1'],
+      // A warm-up by time, at the run's rate.
+      ...['--rate', '40', '--warmup', '1s'],
       '--quiet',
     ]);
     expect(table.code, table.stderr).toBe(0);

@@ -20,6 +20,7 @@ const FLAGS = {
   scenario: { type: 'string', default: 'all' },
   format: { type: 'string', default: 'rw1' },
   vs: { type: 'string' },
+  warmup: { type: 'string' },
   rounds: { type: 'string' },
   workers: { type: 'string' },
   'phoenix-arg': { type: 'string', multiple: true },
@@ -59,6 +60,8 @@ function usage(): string {
     '  --phoenix-arg ARG       one more argument for `phoenix proxy` (repeatable), e.g.',
     '                          --phoenix-arg=--delivery --phoenix-arg=sync',
     '  --rate N                requests per second instead of as fast as possible',
+    '  --warmup DURATION       warm each target up by sending this long (at --rate, if given)',
+    '                          instead of one round of the workload as fast as possible',
     '  --cpu-prof DIR          write V8 CPU profiles of Phoenix (main thread and workers) to DIR',
     '  --vmagent PATH          vmagent binary (default .peers/usr/bin/vmagent)',
     '  --target URL            measure a running target instead (its remote-write URL); it must',
@@ -204,6 +207,7 @@ function benchOptions(values: FlagValues): BenchOptions {
       values.workers === undefined ? defaultWorkerCount() : positive('--workers', values.workers),
     phoenixArgs: values['phoenix-arg'] ?? [],
     requestsPerSecond: values.rate === undefined ? undefined : positive('--rate', values.rate),
+    warmupMs: values.warmup === undefined ? undefined : durationMs('--warmup', values.warmup),
     targetUrl: values.target,
     targetPid:
       values['target-pid'] === undefined
