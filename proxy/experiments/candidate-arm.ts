@@ -1,8 +1,8 @@
 /**
  * The candidate arm of an experiment inside a pipeline worker: its own WebAssembly engine
  * with the candidate pipeline (and, in split mode, the candidate's share of the series),
- * whose forward-only rules remove the candidate's aggregated input. It runs on the same request bytes
- * as the baseline engine of the worker, right after it.
+ * whose forward-only rules remove the candidate's aggregated input. It runs on the same
+ * request bytes as the baseline engine of the worker, right after it.
  */
 import { threadId } from 'node:worker_threads';
 import { compress } from 'snappyjs';
