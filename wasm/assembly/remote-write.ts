@@ -266,12 +266,8 @@ export function processRemoteWrite(len: u32, flags: u32): i32 {
   if (seriesNotForwarded !== 0) {
     let forwardOut = writeOutput(data, dataLen, seriesCount, forwardSize, true, flags);
     if (forwardOut < 0) return forwardOut;
-    forwardAddress = outputAddress;
-    forwardLength = outputLength;
   }
   if (changedOrDropped === 0) {
-    outputAddress = 0;
-    outputLength = 0;
     writeStats(dataLen, dataLen);
     return STATUS_UNCHANGED;
   }
@@ -284,8 +280,9 @@ export function processRemoteWrite(len: u32, flags: u32): i32 {
 /**
  * Encodes the output of the series records, `size` bytes long, and compresses it when
  * `flags` ask for it: the main output, or with `forward` the forward output, which leaves
- * out the series forward-only rules dropped. Sets `outputAddress`/`outputLength`; returns
- * the encoded (uncompressed) length or an error.
+ * out the series forward-only rules dropped. Sets `outputAddress`/`outputLength`, or with
+ * `forward` `forwardAddress`/`forwardLength`; returns the encoded (uncompressed) length or
+ * an error.
  */
 function writeOutput(
   data: usize,
@@ -317,16 +314,23 @@ function writeOutput(
   out += dataLen - cursor;
   let encodedLength = <u32>(out - start);
 
-  outputAddress = start;
-  outputLength = encodedLength;
+  let address = start;
+  let length = encodedLength;
   if ((flags & FLAG_SNAPPY_OUT) !== 0) {
     let target = (forward ? forwardCompressed : compressed).ensure(
       max<usize>(snappyMaxCompressedLength(encodedLength), 16),
       0,
     );
     if (target === 0) return ERR_TOO_LARGE;
-    outputAddress = target;
-    outputLength = snappyCompress(start, encodedLength, target);
+    address = target;
+    length = snappyCompress(start, encodedLength, target);
+  }
+  if (forward) {
+    forwardAddress = address;
+    forwardLength = length;
+  } else {
+    outputAddress = address;
+    outputLength = length;
   }
   return <i32>encodedLength;
 }
