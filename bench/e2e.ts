@@ -134,14 +134,12 @@ async function runOne(
   try {
     target = await openTarget(options, kind, scenario, sink, workDir);
     const label = `${kind} ${scenario.name} round ${round}/${options.rounds}`;
-    // Only Phoenix aggregates; vmagent runs the scenario's relabel rules and forwards all,
-    // and the sink alone (`direct`) keeps everything.
+    // Only Phoenix aggregates; in that scenario vmagent runs a relabel rule that drops no
+    // series, and the sink alone (`direct`) keeps everything in every scenario.
     const aggregates =
-      scenario.aggregations !== undefined && kind !== 'vmagent' && kind !== 'direct';
-    const droppedMetricIds =
-      kind !== 'direct' && (aggregates || scenario.aggregations === undefined)
-        ? scenario.droppedMetricIds
-        : new Set<number>();
+      scenario.aggregations !== undefined && (kind === 'phoenix' || kind === 'external');
+    const keepsAll = kind === 'direct' || (scenario.aggregations !== undefined && !aggregates);
+    const droppedMetricIds = keepsAll ? new Set<number>() : scenario.droppedMetricIds;
     // Warm-up: one round of every series, so caches, JIT and connections are ready; or,
     // with a warm-up time, that long at the run's rate (a process past its first seconds).
     sink.reset();
